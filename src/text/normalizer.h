@@ -1,0 +1,96 @@
+// Normalizer: turns untrusted UTF-8 into the canonical form detectors match against,
+// keeping a map from every normalized byte back to the original bytes.
+//
+// The normalized form is, per code point of the input:
+//   - invalid UTF-8: rejected (InvalidArgument naming the byte offset) or, per options,
+//     replaced by U+FFFD, one per maximal invalid subsequence;
+//   - invisible characters (zero-width, bidi controls, Unicode tag characters U+E0000..E007F,
+//     variation selectors, other default-ignorables) are removed and reported as HiddenRuns;
+//     tag characters U+E0020..U+E007E are also decoded into `tag_payload` (ASCII smuggling);
+//   - NFKC (ICU), so full-width and mathematical letters become ASCII;
+//   - non-ASCII letters whose confusable skeleton (ICU spoof checker) is ASCII are replaced by
+//     that skeleton (Cyrillic/Greek look-alikes), counted in `confusables_mapped`;
+//   - Unicode white space becomes ' '.
+// Case is preserved: rules that must ignore case compile with Hyperscan's caseless flag, and
+// case-sensitive rules (secrets, IBAN) still see the original case.
+//
+// Thread safety: a Normalizer is immutable after construction and may be shared by threads.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "rampart/finding.h"
+
+namespace rampart::text {
+
+enum class HiddenKind : uint8_t {
+  kZeroWidth,          // U+200B..U+200D, U+2060, U+FEFF, U+180E, U+00AD, U+034F ...
+  kBidiControl,        // U+202A..U+202E, U+2066..U+2069, U+200E, U+200F, U+061C
+  kTagCharacter,       // U+E0000..U+E007F
+  kVariationSelector,  // U+FE00..U+FE0F, U+E0100..U+E01EF
+  kOtherInvisible,     // other Default_Ignorable_Code_Point characters
+};
+
+// Stable names: "zero_width", "bidi_control", "tag_character", "variation_selector",
+// "other_invisible".
+std::string_view HiddenKindName(HiddenKind k);
+
+// A maximal run of adjacent removed characters of one kind, in original bytes.
+struct HiddenRun {
+  HiddenKind kind;
+  Span span;
+  uint32_t count = 0;  // code points in the run
+};
+
+struct NormalizerOptions {
+  // Replace invalid UTF-8 with U+FFFD instead of failing. Default: true.
+  bool replace_invalid_utf8 = true;
+  // Map confusable non-ASCII letters to their ASCII skeleton. Default: true.
+  bool map_confusables = true;
+  // Inputs longer than this are refused with ResourceExhausted. Default: 64 MiB.
+  uint32_t max_input_bytes = 64u << 20;
+};
+
+// Output of Normalize(). Reuse one object per thread: Normalize() clears it and keeps the
+// capacity, so steady-state scanning does not allocate.
+struct NormalizedText {
+  std::string text;
+  // For normalized byte i, the original span it came from is [orig_begin[i], orig_end[i]).
+  // Both have text.size() entries.
+  std::vector<uint32_t> orig_begin;
+  std::vector<uint32_t> orig_end;
+  std::vector<HiddenRun> hidden;
+  // ASCII decoded from tag characters, and the original span covering them.
+  std::string tag_payload;
+  Span tag_payload_span;
+  uint32_t confusables_mapped = 0;
+  uint32_t invalid_utf8_sequences = 0;
+
+  void Clear();
+  // Original span for normalized bytes [begin, end). REQUIRES: begin < end <= text.size().
+  Span ToOriginal(uint32_t begin, uint32_t end) const;
+};
+
+class Normalizer {
+ public:
+  explicit Normalizer(NormalizerOptions options = {});
+
+  // Normalizes `input` into `out`. Errors: InvalidArgument for invalid UTF-8 when
+  // replacement is off (the message names the byte offset, never the bytes);
+  // ResourceExhausted when input exceeds max_input_bytes.
+  absl::Status Normalize(std::string_view input, NormalizedText& out) const;
+
+  const NormalizerOptions& options() const { return options_; }
+
+ private:
+  NormalizerOptions options_;
+};
+
+// Returns the offset of the first invalid UTF-8 byte, or input.size() when valid.
+size_t FirstInvalidUtf8(std::string_view input);
+
+}  // namespace rampart::text
