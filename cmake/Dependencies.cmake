@@ -6,7 +6,7 @@ find_package(OpenSSL 3 REQUIRED)
 find_package(yaml-cpp REQUIRED)
 find_package(absl REQUIRED)
 find_package(fmt REQUIRED)
-find_package(Boost 1.81 EXACT REQUIRED COMPONENTS json)
+find_package(Boost 1.81.0 CONFIG REQUIRED COMPONENTS json)
 find_package(CLI11 QUIET CONFIG)
 if(NOT CLI11_FOUND)
   # Debian's libcli11-dev ships the header without a CMake package in some releases.

@@ -1,0 +1,316 @@
+#include "detectors/rule_engine.h"
+
+#include <hs/hs.h>
+
+#include <algorithm>
+#include <map>
+
+#include "absl/status/status.h"
+#include "common/strings.h"
+
+namespace rampart::detectors {
+namespace {
+
+struct Candidate {
+  uint32_t rule;
+  uint32_t from;
+  uint32_t to;
+};
+
+class RuleScanContext : public ScanContext {
+ public:
+  explicit RuleScanContext(hs_scratch_t* scratch) : scratch_(scratch) {}
+  ~RuleScanContext() override { hs_free_scratch(scratch_); }
+
+  hs_scratch_t* scratch_;
+  std::vector<Candidate> candidates;
+  uint32_t max_candidates = 0;
+  bool overflowed = false;
+  std::vector<Finding> labelled;  // redactable findings awaiting overlap resolution
+  std::vector<int> labelled_priority;
+};
+
+struct LocateState {
+  unsigned int rule;
+  unsigned long long end;
+  bool found;
+};
+
+int OnLocate(unsigned int id, unsigned long long /*from*/, unsigned long long to,
+             unsigned int /*flags*/, void* user) {
+  auto* st = static_cast<LocateState*>(user);
+  if (id == st->rule && to == st->end) {
+    st->found = true;
+    return 1;
+  }
+  return 0;
+}
+
+int OnMatch(unsigned int id, unsigned long long from, unsigned long long to,
+            unsigned int /*flags*/, void* user) {
+  auto* ctx = static_cast<RuleScanContext*>(user);
+  if (ctx->candidates.size() >= ctx->max_candidates) {
+    ctx->overflowed = true;
+    return 1;  // stop scanning
+  }
+  ctx->candidates.push_back(
+      {static_cast<uint32_t>(id), static_cast<uint32_t>(from), static_cast<uint32_t>(to)});
+  return 0;
+}
+
+}  // namespace
+
+absl::Status RuleEngine::CompileDatabase(const std::vector<CompiledRule>& rules,
+                                         const std::vector<std::string>& sources, bool locate,
+                                         hs_database** out) {
+  std::vector<const char*> patterns;
+  std::vector<unsigned int> flags;
+  std::vector<unsigned int> ids;
+  for (size_t i = 0; i < rules.size(); ++i) {
+    const bool redactable = !rules[i].rule.label.empty();
+    if (locate && redactable) continue;
+    unsigned int f = HS_FLAG_DOTALL;
+    if (rules[i].rule.caseless) f |= HS_FLAG_CASELESS;
+    if (!locate) f |= redactable ? HS_FLAG_SOM_LEFTMOST : HS_FLAG_SINGLEMATCH;
+    patterns.push_back(rules[i].rule.pattern.c_str());
+    flags.push_back(f);
+    ids.push_back(static_cast<unsigned int>(i));
+  }
+  hs_compile_error_t* err = nullptr;
+  if (hs_compile_multi(patterns.data(), flags.data(), ids.data(),
+                       static_cast<unsigned int>(patterns.size()), HS_MODE_BLOCK, nullptr, out,
+                       &err) != HS_SUCCESS) {
+    std::string msg;
+    if (err != nullptr && err->expression >= 0 &&
+        static_cast<size_t>(err->expression) < ids.size()) {
+      size_t r = ids[err->expression];
+      msg = StrCat(sources[r], ": rule ", rules[r].rule.id, ": pattern rejected by Hyperscan: ",
+                   err->message,
+                   !rules[r].rule.label.empty() && !locate
+                       ? " (redactable rules are compiled with start-of-match tracking; "
+                         "simplify the pattern)"
+                       : "");
+    } else {
+      msg = StrCat("rule database failed to compile: ", err ? err->message : "unknown");
+    }
+    hs_free_compile_error(err);
+    return absl::InvalidArgumentError(msg);
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<RuleEngine>> RuleEngine::Create(const std::vector<RulePack>& packs,
+                                                               RuleEngineLimits limits) {
+  std::vector<CompiledRule> rules;
+  std::vector<std::string> sources;
+  for (const auto& pack : packs) {
+    for (const auto& r : pack.rules) {
+      CompiledRule c{r, StrCat("rules.", pack.name), nullptr};
+      if (!r.validator.empty()) {
+        c.validator = FindValidator(r.validator);
+        if (c.validator == nullptr) {
+          return absl::InvalidArgumentError(
+              StrCat(pack.source, ": rule ", r.id, ": unknown validator ", r.validator));
+        }
+      }
+      rules.push_back(std::move(c));
+      sources.push_back(pack.source);
+    }
+  }
+  if (rules.empty()) return absl::InvalidArgumentError("no rules to compile");
+
+  // Redactable rules need exact spans: they compile with start-of-match tracking. The
+  // others only need to be found; they report their first match, and its start is located
+  // afterwards with a second database (Locate) because start-of-match tracking makes some
+  // natural-language patterns too large for Hyperscan.
+  hs_database_t* db = nullptr;
+  if (auto st = CompileDatabase(rules, sources, /*locate=*/false, &db); !st.ok()) return st;
+  hs_database_t* locate_db = nullptr;
+  bool any_plain = std::any_of(rules.begin(), rules.end(),
+                               [](const CompiledRule& r) { return r.rule.label.empty(); });
+  if (any_plain) {
+    if (auto st = CompileDatabase(rules, sources, /*locate=*/true, &locate_db); !st.ok()) {
+      hs_free_database(db);
+      return st;
+    }
+  }
+  return std::unique_ptr<RuleEngine>(
+      new RuleEngine(std::move(rules), db, locate_db, limits));
+}
+
+RuleEngine::RuleEngine(std::vector<CompiledRule> rules, hs_database* db, hs_database* locate_db,
+                       RuleEngineLimits limits)
+    : rules_(std::move(rules)), db_(db), locate_db_(locate_db), limits_(limits) {}
+
+RuleEngine::~RuleEngine() {
+  hs_free_database(db_);
+  if (locate_db_ != nullptr) hs_free_database(locate_db_);
+}
+
+size_t RuleEngine::database_bytes() const {
+  size_t n = 0, m = 0;
+  hs_database_size(db_, &n);
+  if (locate_db_ != nullptr) hs_database_size(locate_db_, &m);
+  return n + m;
+}
+
+std::unique_ptr<ScanContext> RuleEngine::NewContext() const {
+  hs_scratch_t* scratch = nullptr;
+  if (hs_alloc_scratch(db_, &scratch) != HS_SUCCESS ||
+      (locate_db_ != nullptr && hs_alloc_scratch(locate_db_, &scratch) != HS_SUCCESS)) {
+    // Only fails when out of memory; a detector that cannot scan must not pretend to.
+    std::abort();
+  }
+  auto ctx = std::make_unique<RuleScanContext>(scratch);
+  ctx->max_candidates = limits_.max_candidates;
+  return ctx;
+}
+
+uint32_t RuleEngine::Locate(std::string_view text, uint32_t rule, uint32_t end,
+                            ScanContext& base_ctx) const {
+  auto& ctx = static_cast<RuleScanContext&>(base_ctx);
+  // Some match of `rule` ends at `end`. Matches ending there that start at or after s exist
+  // exactly for s <= (latest such start), so binary search finds the latest start: the
+  // shortest match, which is the most precise span to report.
+  auto matches_from = [&](uint32_t s) {
+    LocateState st{rule, end - s, false};
+    hs_scan(locate_db_, text.data() + s, end - s, 0, ctx.scratch_, OnLocate, &st);
+    return st.found;
+  };
+  uint32_t lo = end > limits_.max_locate_bytes ? end - limits_.max_locate_bytes : 0;
+  uint32_t hi = end - 1;
+  if (!matches_from(lo)) return lo;  // longer than the search window: report the window
+  while (lo < hi) {
+    uint32_t mid = lo + (hi - lo + 1) / 2;
+    if (matches_from(mid)) {
+      lo = mid;
+    } else {
+      hi = mid - 1;
+    }
+  }
+  return lo;
+}
+
+void RuleEngine::Scan(const text::TextView& view, ScanContext& base_ctx,
+                      std::vector<Finding>& out) const {
+  auto& ctx = static_cast<RuleScanContext&>(base_ctx);
+  std::string_view text = view.text();
+  if (text.empty()) return;
+  ctx.candidates.clear();
+  ctx.overflowed = false;
+  ctx.labelled.clear();
+  ctx.labelled_priority.clear();
+
+  hs_error_t rc = hs_scan(db_, text.data(), static_cast<unsigned int>(text.size()), 0,
+                          ctx.scratch_, OnMatch, &ctx);
+  if (ctx.overflowed || (rc != HS_SUCCESS && rc != HS_SCAN_TERMINATED)) {
+    // Not clean: say that the text could not be fully examined.
+    Finding f;
+    f.detector = "rules";
+    f.rule = "rules.match_limit";
+    f.category = Category::kObfuscation;
+    f.severity = Severity::kMedium;
+    f.score = 1.0f;
+    f.field = std::string(view.field());
+    f.span = view.ToOriginal(0, static_cast<uint32_t>(text.size()));
+    f.decoded_via = std::string(view.decoded_via());
+    out.push_back(std::move(f));
+  }
+
+  auto& cands = ctx.candidates;
+  std::sort(cands.begin(), cands.end(), [](const Candidate& a, const Candidate& b) {
+    if (a.rule != b.rule) return a.rule < b.rule;
+    if (a.from != b.from) return a.from < b.from;
+    return a.to > b.to;
+  });
+
+  size_t i = 0;
+  while (i < cands.size()) {
+    const uint32_t rule_index = cands[i].rule;
+    const CompiledRule& cr = rules_[rule_index];
+    const bool redactable = !cr.rule.label.empty();
+    const uint32_t max_findings = redactable ? limits_.max_findings_per_rule : 1;
+    uint32_t kept = 0;
+    uint32_t last_end = 0;
+    ValidatorArgs args{cr.rule.min_entropy};
+    size_t j = i;
+    while (j < cands.size() && cands[j].rule == rule_index) {
+      const uint32_t from = cands[j].from;
+      size_t k = j;
+      while (k < cands.size() && cands[k].rule == rule_index && cands[k].from == from) ++k;
+      if (kept < max_findings && from >= last_end) {
+        uint32_t tries = 0;
+        for (size_t t = j; t < k && tries < limits_.max_tries_per_start; ++t, ++tries) {
+          uint32_t b = cands[t].from, e = cands[t].to;
+          if (!redactable) b = Locate(text, rule_index, e, ctx);
+          if (e <= b) continue;
+          if (cr.validator != nullptr && !cr.validator(text, b, e, args)) continue;
+          if (e <= b || e > text.size()) continue;
+          if (args.min_entropy > 0 &&
+              ShannonEntropy(text.substr(b, e - b)) < args.min_entropy) {
+            continue;
+          }
+          if (b < last_end) continue;
+          Finding f;
+          f.detector = cr.detector;
+          f.rule = cr.rule.id;
+          f.category = cr.rule.category;
+          f.severity = cr.rule.severity;
+          f.score = cr.rule.score;
+          f.field = std::string(view.field());
+          f.span = view.ToOriginal(b, e);
+          f.decoded_via = std::string(view.decoded_via());
+          f.label = cr.rule.label;
+          last_end = e;
+          ++kept;
+          if (redactable) {
+            ctx.labelled.push_back(std::move(f));
+            ctx.labelled_priority.push_back(cr.rule.priority);
+          } else {
+            out.push_back(std::move(f));
+          }
+          break;
+        }
+      }
+      j = k;
+    }
+    i = j;
+  }
+
+  // Among redactable findings, one original byte belongs to at most one finding: the
+  // highest priority wins, then the longer span, then the earlier one.
+  if (!ctx.labelled.empty()) {
+    std::vector<size_t> order(ctx.labelled.size());
+    for (size_t n = 0; n < order.size(); ++n) order[n] = n;
+    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+      if (ctx.labelled_priority[a] != ctx.labelled_priority[b]) {
+        return ctx.labelled_priority[a] > ctx.labelled_priority[b];
+      }
+      const Span& sa = ctx.labelled[a].span;
+      const Span& sb = ctx.labelled[b].span;
+      if (sa.size() != sb.size()) return sa.size() > sb.size();
+      return sa.begin < sb.begin;
+    });
+    std::map<uint32_t, uint32_t> taken;  // begin -> end, non-overlapping
+    for (size_t idx : order) {
+      const Span& s = ctx.labelled[idx].span;
+      // Decoded-layer findings all share the span of their encoded run; keep them all.
+      if (!ctx.labelled[idx].decoded_via.empty()) {
+        out.push_back(std::move(ctx.labelled[idx]));
+        continue;
+      }
+      auto it = taken.lower_bound(s.begin);
+      bool overlaps = false;
+      if (it != taken.end() && it->first < s.end) overlaps = true;
+      if (!overlaps && it != taken.begin()) {
+        auto prev = std::prev(it);
+        if (prev->second > s.begin) overlaps = true;
+      }
+      if (overlaps) continue;
+      taken.emplace(s.begin, s.end);
+      out.push_back(std::move(ctx.labelled[idx]));
+    }
+  }
+}
+
+}  // namespace rampart::detectors

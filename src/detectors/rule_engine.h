@@ -1,0 +1,79 @@
+// RuleEngine: every rule of every loaded pack compiled into one Hyperscan database.
+//
+// Built once per configuration generation; the database is immutable and shared by all
+// threads, and each thread scans with its own scratch (RuleEngine::NewContext()). A scan is
+// one pass over the text for all rules; candidate matches are then validated per rule
+// (validators.h) and overlapping redactable findings resolved by rule priority.
+//
+// Thread safety: const methods may be called concurrently; a ScanContext is per thread.
+#pragma once
+
+#include <memory>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "detectors/rule_pack.h"
+#include "detectors/validators.h"
+#include "rampart/detector.h"
+#include "text/text_view.h"
+
+struct hs_database;
+
+namespace rampart::detectors {
+
+struct RuleEngineLimits {
+  // Candidate matches collected per scan before the scan stops and reports
+  // `rules.match_limit`. Default: 1,000,000.
+  uint32_t max_candidates = 1'000'000;
+  // Validation attempts per candidate start (longest first). Default: 8.
+  uint32_t max_tries_per_start = 8;
+  // Findings kept per rule per text for redactable rules; non-redactable rules keep their
+  // first match only. Default: 100,000.
+  uint32_t max_findings_per_rule = 100'000;
+  // How far back from a match's end its start is searched for rules without exact-span
+  // tracking. Default: 4096.
+  uint32_t max_locate_bytes = 4096;
+};
+
+class RuleEngine : public Detector {
+ public:
+  // Compiles all rules. Errors name the pack file and rule id of a pattern Hyperscan
+  // rejects, and reject a pack set with no rules.
+  static absl::StatusOr<std::unique_ptr<RuleEngine>> Create(const std::vector<RulePack>& packs,
+                                                            RuleEngineLimits limits = {});
+  ~RuleEngine() override;
+  RuleEngine(const RuleEngine&) = delete;
+  RuleEngine& operator=(const RuleEngine&) = delete;
+
+  std::string_view id() const override { return "rules"; }
+  void Scan(const text::TextView& view, ScanContext& ctx,
+            std::vector<Finding>& out) const override;
+  std::unique_ptr<ScanContext> NewContext() const override;
+
+  size_t rule_count() const { return rules_.size(); }
+  const Rule& rule(size_t i) const { return rules_[i].rule; }
+  // Bytes of the compiled database.
+  size_t database_bytes() const;
+
+ private:
+  struct CompiledRule {
+    Rule rule;
+    std::string detector;  // "rules.<pack>"
+    ValidatorFn validator = nullptr;
+  };
+  RuleEngine(std::vector<CompiledRule> rules, hs_database* db, hs_database* locate_db,
+             RuleEngineLimits limits);
+  static absl::Status CompileDatabase(const std::vector<CompiledRule>& rules,
+                                      const std::vector<std::string>& sources, bool locate,
+                                      hs_database** out);
+  // Start of the shortest match of non-redactable `rule` that ends at `end`.
+  uint32_t Locate(std::string_view text, uint32_t rule, uint32_t end, ScanContext& ctx) const;
+
+  std::vector<CompiledRule> rules_;
+  hs_database* db_;
+  hs_database* locate_db_;
+  RuleEngineLimits limits_;
+};
+
+}  // namespace rampart::detectors
