@@ -1,5 +1,6 @@
 # Every dependency comes from a Debian 12 package installed by scripts/install-deps.sh.
 find_package(PkgConfig REQUIRED)
+find_package(Threads REQUIRED)
 pkg_check_modules(HYPERSCAN REQUIRED IMPORTED_TARGET libhs)
 find_package(ICU 72 REQUIRED COMPONENTS uc i18n)
 find_package(OpenSSL 3 REQUIRED)

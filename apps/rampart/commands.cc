@@ -1,8 +1,9 @@
+#include "commands.h"
+
 #include <utility>
 #include <vector>
 
 #include "cli_common.h"
-#include "commands.h"
 
 namespace rampart::cli {
 namespace {

@@ -15,10 +15,10 @@
 #include <vector>
 
 #include "absl/strings/match.h"
-#include "common/strings.h"
 #include "cli_common.h"
 #include "commands.h"
 #include "common/line_reader.h"
+#include "common/strings.h"
 #include "detectors/eval.h"
 #include "detectors/scanner.h"
 #include "json_output.h"
@@ -81,9 +81,8 @@ bool ReadRecords(const std::string& path, std::vector<boost::json::object>& out)
 // The entity types Rampart claims, named as in the evaluation data.
 std::string EntityTypeOfRule(const std::string& rule) {
   static const std::map<std::string, std::string> kMap = {
-      {"pii.email", "EMAIL_ADDRESS"}, {"pii.phone", "PHONE_NUMBER"},
-      {"pii.card", "CREDIT_CARD"},    {"pii.iban", "IBAN_CODE"},
-      {"pii.ssn", "US_SSN"},          {"pii.ipv4", "IP_ADDRESS"},
+      {"pii.email", "EMAIL_ADDRESS"}, {"pii.phone", "PHONE_NUMBER"}, {"pii.card", "CREDIT_CARD"},
+      {"pii.iban", "IBAN_CODE"},      {"pii.ssn", "US_SSN"},         {"pii.ipv4", "IP_ADDRESS"},
       {"pii.ipv6", "IP_ADDRESS"},     {"pii.dob", "DATE_OF_BIRTH"}};
   if (auto it = kMap.find(rule); it != kMap.end()) return it->second;
   if (absl::StartsWith(rule, "secret.")) return "SECRET";
@@ -161,15 +160,16 @@ int RunEvalPii(const EvalFlags& flags) {
   if (!flags.json) {
     std::printf("rampart eval pii: %zu records from %s\n\n", records.size(), flags.data.c_str());
     std::printf("%-15s %6s %6s | %-23s | %-23s\n", "", "", "", "exact span", "overlapping span");
-    std::printf("%-15s %6s %6s | %7s %7s %7s | %7s %7s %7s\n", "type", "gold", "pred",
-                "prec", "recall", "F1", "prec", "recall", "F1");
+    std::printf("%-15s %6s %6s | %7s %7s %7s | %7s %7s %7s\n", "type", "gold", "pred", "prec",
+                "recall", "F1", "prec", "recall", "F1");
   }
   for (const auto& type : SupportedTypes()) {
     const auto& e = exact[type];
     const auto& o = overlap[type];
     uint64_t gold_n = o.tp + o.fn, pred_n = o.tp + o.fp;
     if (gold_n == 0 && pred_n == 0) {
-      if (!flags.json) std::printf("%-15s %6s %6s   (no examples in this data)\n", type.c_str(), "0", "0");
+      if (!flags.json)
+        std::printf("%-15s %6s %6s   (no examples in this data)\n", type.c_str(), "0", "0");
       continue;
     }
     if (flags.min_f1 >= 0 && gold_n > 0 && o.f1() < flags.min_f1) gate_failed = true;
@@ -198,8 +198,8 @@ int RunEvalPii(const EvalFlags& flags) {
     for (const auto& [t, n] : unsupported) std::printf(" %s=%lu", t.c_str(), (unsigned long)n);
     std::printf("\n");
     if (flags.min_f1 >= 0) {
-      std::printf("gate: overlap F1 >= %.3f for every type with gold examples: %s\n",
-                  flags.min_f1, gate_failed ? "FAILED" : "passed");
+      std::printf("gate: overlap F1 >= %.3f for every type with gold examples: %s\n", flags.min_f1,
+                  gate_failed ? "FAILED" : "passed");
     }
   }
   return gate_failed ? kExitFindings : kExitClean;
@@ -298,15 +298,15 @@ int RunEvalInjection(const EvalFlags& flags) {
               (unsigned long)all.tp, (unsigned long)(all.tp + all.fn));
   std::printf("benign flagged (FPR)    %6.2f%%  (%lu of %lu)\n", 100 * all.fpr(),
               (unsigned long)all.fp, (unsigned long)(all.fp + all.tn));
-  std::printf("precision %.3f  F1 %.3f  ROC AUC %.3f (rule scores are coarse)\n\n",
-              all.precision(), all.f1(), auc);
+  std::printf("precision %.3f  F1 %.3f  ROC AUC %.3f (rule scores are coarse)\n\n", all.precision(),
+              all.f1(), auc);
   std::printf("by %s:\n", flags.by.c_str());
   std::printf("  %-34s %7s %9s %9s\n", flags.by.c_str(), "records", "TPR", "FPR");
   for (const auto& [name, c] : groups) {
     std::string tpr = c.tp + c.fn ? StrCat(int(1000 * c.tpr() + 0.5) / 10.0, "%") : "-";
     std::string fpr = c.fp + c.tn ? StrCat(int(1000 * c.fpr() + 0.5) / 10.0, "%") : "-";
-    std::printf("  %-34s %7lu %9s %9s\n", name.c_str(),
-                (unsigned long)(c.tp + c.fp + c.tn + c.fn), tpr.c_str(), fpr.c_str());
+    std::printf("  %-34s %7lu %9s %9s\n", name.c_str(), (unsigned long)(c.tp + c.fp + c.tn + c.fn),
+                tpr.c_str(), fpr.c_str());
   }
   std::printf("\nrules firing on benign texts:\n");
   std::vector<std::pair<uint64_t, std::string>> benign_rules;
@@ -349,8 +349,8 @@ void RegisterEval(CLI::App& app) {
   eval->require_subcommand(1);
 
   auto pii = std::make_shared<EvalFlags>();
-  CLI::App* p = eval->add_subcommand(
-      "pii", "Span-level precision/recall/F1 per PII and secret entity type");
+  CLI::App* p =
+      eval->add_subcommand("pii", "Span-level precision/recall/F1 per PII and secret entity type");
   p->add_option("--data", pii->data, "JSONL with text and entities")->required();
   p->add_option("--rules", pii->rules, "Rule-pack directory (default: shipped rules)");
   p->add_flag("--json", pii->json, "Print JSON");

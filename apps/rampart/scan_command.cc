@@ -17,11 +17,11 @@
 #include <optional>
 #include <string>
 
-#include "common/strings.h"
 #include "cli_common.h"
 #include "commands.h"
 #include "common/file.h"
 #include "common/line_reader.h"
+#include "common/strings.h"
 #include "detectors/scanner.h"
 #include "json_output.h"
 
@@ -51,8 +51,8 @@ void PrintHuman(const Verdict& v, bool with_redacted, const std::string& prefix)
   if (!v.reason.empty()) std::printf(" (%s)", v.reason.c_str());
   std::printf("\n");
   if (!v.findings.empty()) {
-    std::printf("%s  %-13s %-9s %-18s %-34s %s\n", prefix.c_str(), "SPAN", "SEVERITY",
-                "CATEGORY", "RULE", "VIA");
+    std::printf("%s  %-13s %-9s %-18s %-34s %s\n", prefix.c_str(), "SPAN", "SEVERITY", "CATEGORY",
+                "RULE", "VIA");
     for (const auto& f : v.findings) {
       std::string span = StrCat(f.span.begin, "-", f.span.end);
       std::printf("%s  %-13s %-9s %-18s %-34s %s\n", prefix.c_str(), span.c_str(),
@@ -81,9 +81,9 @@ class Runner {
     size_t n;
     while ((n = std::fread(buf, 1, sizeof buf, stdin)) > 0) {
       if (input.size() + n > kMaxStdinBytes) {
-        return ReportError("scan", absl::ResourceExhaustedError(StrCat(
-                                       "standard input is larger than ", kMaxStdinBytes,
-                                       " bytes; use --file or --jsonl to stream it")));
+        return ReportError("scan", absl::ResourceExhaustedError(
+                                       StrCat("standard input is larger than ", kMaxStdinBytes,
+                                              " bytes; use --file or --jsonl to stream it")));
       }
       input.append(buf, n);
     }
@@ -124,8 +124,8 @@ class Runner {
   int RunFile() {
     FILE* f = std::fopen(flags_.file.c_str(), "rb");
     if (f == nullptr) {
-      return ReportError("scan", absl::NotFoundError(StrCat(flags_.file, ": ",
-                                                                  std::strerror(errno))));
+      return ReportError("scan",
+                         absl::NotFoundError(StrCat(flags_.file, ": ", std::strerror(errno))));
     }
     std::unique_ptr<FILE, int (*)(FILE*)> closer(f, std::fclose);
     Verdict total;
@@ -171,9 +171,9 @@ class Runner {
       }
       auto v = scanner_.Scan(window, *ctx_);
       if (!v.ok()) {
-        return ReportError("scan", absl::Status(v.status().code(),
-                                                StrCat(flags_.file, ": at byte ", offset,
-                                                             ": ", v.status().message())));
+        return ReportError(
+            "scan", absl::Status(v.status().code(), StrCat(flags_.file, ": at byte ", offset, ": ",
+                                                           v.status().message())));
       }
       for (auto& fd : v->findings) {
         fd.span.begin += static_cast<uint32_t>(offset);
@@ -230,8 +230,8 @@ class Runner {
         error = StrCat("line ", lineno, ": not valid JSON (", ec.message(), ")");
       } else if (!doc.is_object()) {
         error = StrCat("line ", lineno, ": not a JSON object");
-      } else if (auto* t = doc.as_object().if_contains(flags_.field); t == nullptr ||
-                                                                     !t->is_string()) {
+      } else if (auto* t = doc.as_object().if_contains(flags_.field);
+                 t == nullptr || !t->is_string()) {
         error = StrCat("line ", lineno, ": no string field '", flags_.field, "'");
       } else {
         text = &t->get_string();
@@ -242,8 +242,8 @@ class Runner {
         if (auto* id = doc.as_object().if_contains("id")) out["id"] = *id;
       }
       if (text != nullptr) {
-        auto v = scanner_.Scan(std::string_view(text->data(), text->size()), *ctx_,
-                               "/" + flags_.field);
+        auto v =
+            scanner_.Scan(std::string_view(text->data(), text->size()), *ctx_, "/" + flags_.field);
         if (v.ok()) {
           Record(*v);
           for (auto& [k, val] : VerdictToJson(*v, flags_.redacted)) out[k] = val;
@@ -273,27 +273,24 @@ class Runner {
         uint64_t total = (*reader)->total_bytes();
         if (total > 0) {
           std::fprintf(stderr, "\rscanned %lu records, %.1f MB (%.0f%%), %.1f MB/s",
-                       (unsigned long)records_, mb, 100.0 * double((*reader)->bytes_read()) /
-                                                        double(total),
-                       mb / secs);
+                       (unsigned long)records_, mb,
+                       100.0 * double((*reader)->bytes_read()) / double(total), mb / secs);
         } else {
-          std::fprintf(stderr, "\rscanned %lu records, %.1f MB, %.1f MB/s",
-                       (unsigned long)records_, mb, mb / secs);
+          std::fprintf(stderr, "\rscanned %lu records, %.1f MB, %.1f MB/s", (unsigned long)records_,
+                       mb, mb / secs);
         }
       }
     }
     std::cout.flush();
     if (!flags_.quiet) {
-      double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-                        .count();
+      double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       double mb = double((*reader)->bytes_read()) / 1e6;
       std::fprintf(stderr,
                    "%srampart scan: %lu records: %lu allow, %lu redact, %lu review, %lu block; "
                    "%.2f MB in %.2f s (%.1f MB/s)%s\n",
-                   show_progress ? "\n" : "", (unsigned long)records_,
-                   (unsigned long)counts_[0], (unsigned long)counts_[1],
-                   (unsigned long)counts_[2], (unsigned long)counts_[3], mb, secs,
-                   secs > 0 ? mb / secs : 0.0,
+                   show_progress ? "\n" : "", (unsigned long)records_, (unsigned long)counts_[0],
+                   (unsigned long)counts_[1], (unsigned long)counts_[2], (unsigned long)counts_[3],
+                   mb, secs, secs > 0 ? mb / secs : 0.0,
                    read_errors ? "; some records could not be read (exit 2)" : "");
     }
     return Finish(!read_errors);
@@ -333,15 +330,14 @@ int RunScan(const ScanFlags& flags) {
 
 void RegisterScan(CLI::App& app) {
   auto flags = std::make_shared<ScanFlags>();
-  CLI::App* sub = app.add_subcommand(
-      "scan", "Scan text for prompt injection, jailbreaks, PII and secrets");
+  CLI::App* sub =
+      app.add_subcommand("scan", "Scan text for prompt injection, jailbreaks, PII and secrets");
   sub->add_option("text", flags->text, "Text to scan (default: standard input)");
   sub->add_option("--file,-f", flags->file, "Scan a document, streamed in windows")
       ->check(CLI::ExistingFile);
   sub->add_option("--jsonl", flags->jsonl,
                   "Scan one JSON object per line ('-' for standard input)");
-  sub->add_option("--field", flags->field, "JSONL field holding the text")
-      ->capture_default_str();
+  sub->add_option("--field", flags->field, "JSONL field holding the text")->capture_default_str();
   sub->add_option("--policy,-p", flags->policy,
                   "Policy file (default: the built-in policy, see examples/policy.yaml)");
   sub->add_option("--rules", flags->rules, "Rule-pack directory (default: shipped rules)");

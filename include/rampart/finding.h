@@ -35,13 +35,13 @@ std::optional<Severity> ParseSeverity(std::string_view name);
 
 // What family of threat a finding belongs to. Policies are written against categories.
 enum class Category : uint8_t {
-  kPromptInjection,  // instruction override, indirect injection
-  kJailbreak,        // persona / role-play / refusal suppression
-  kPromptExtraction, // requests to reveal system prompt or hidden instructions
-  kRoleInjection,    // chat-template control tokens and role markers in user text
-  kObfuscation,      // hidden characters, homoglyph mixing, encoded payload markers
-  kPii,              // personal data
-  kSecret,           // credentials and keys
+  kPromptInjection,   // instruction override, indirect injection
+  kJailbreak,         // persona / role-play / refusal suppression
+  kPromptExtraction,  // requests to reveal system prompt or hidden instructions
+  kRoleInjection,     // chat-template control tokens and role markers in user text
+  kObfuscation,       // hidden characters, homoglyph mixing, encoded payload markers
+  kPii,               // personal data
+  kSecret,            // credentials and keys
 };
 
 // Stable lower-case names: "prompt_injection", "jailbreak", "prompt_extraction",

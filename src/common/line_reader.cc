@@ -64,9 +64,8 @@ absl::StatusOr<bool> LineReader::Next(std::string& line) {
     const void* nl = std::memchr(start, '\n', len_ - pos_);
     size_t take = nl ? static_cast<size_t>(static_cast<const char*>(nl) - start) : len_ - pos_;
     if (line.size() + take > max_line_) {
-      return absl::ResourceExhaustedError(StrCat(name_, ": line ", line_number_ + 1,
-                                                       " is longer than ", max_line_,
-                                                       " bytes"));
+      return absl::ResourceExhaustedError(
+          StrCat(name_, ": line ", line_number_ + 1, " is longer than ", max_line_, " bytes"));
     }
     line.append(start, take);
     pos_ += take;

@@ -5,9 +5,12 @@ namespace rampart {
 namespace {
 
 constexpr std::string_view kSeverityNames[] = {"info", "low", "medium", "high", "critical"};
-constexpr std::string_view kCategoryNames[] = {"prompt_injection", "jailbreak",
-                                               "prompt_extraction", "role_injection",
-                                               "obfuscation",      "pii",
+constexpr std::string_view kCategoryNames[] = {"prompt_injection",
+                                               "jailbreak",
+                                               "prompt_extraction",
+                                               "role_injection",
+                                               "obfuscation",
+                                               "pii",
                                                "secret"};
 constexpr std::string_view kActionNames[] = {"allow", "redact", "review", "block"};
 

@@ -8,8 +8,7 @@ bool IsAsciiAlnum(unsigned char c) {
 }
 bool IsAsciiAlpha(unsigned char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 
-Finding Make(std::string_view rule, Severity sev, float score, Span span,
-             std::string_view field) {
+Finding Make(std::string_view rule, Severity sev, float score, Span span, std::string_view field) {
   Finding f;
   f.detector = "text";
   f.rule = std::string(rule);

@@ -7,8 +7,8 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
-#include "common/strings.h"
 #include "common/file.h"
+#include "common/strings.h"
 
 namespace rampart::detectors {
 
@@ -29,8 +29,8 @@ Policy Policy::Default() {
     r.action = a;
     p.rules.push_back(r);
   };
-  for (Category c : {Category::kPromptInjection, Category::kJailbreak,
-                     Category::kPromptExtraction, Category::kRoleInjection}) {
+  for (Category c : {Category::kPromptInjection, Category::kJailbreak, Category::kPromptExtraction,
+                     Category::kRoleInjection}) {
     add(c, Severity::kHigh, Action::kBlock);
     add(c, Severity::kMedium, Action::kReview);
   }
@@ -68,15 +68,14 @@ void Policy::Apply(const std::vector<Finding>& findings, Verdict& verdict) const
   const Finding* decider = nullptr;
   for (const auto& f : findings) {
     Action a = Decide(f);
-    if (a > verdict.action || (decider != nullptr && a == verdict.action &&
-                               a != Action::kAllow && f.severity > decider->severity)) {
+    if (a > verdict.action || (decider != nullptr && a == verdict.action && a != Action::kAllow &&
+                               f.severity > decider->severity)) {
       verdict.action = a;
       decider = &f;
     }
   }
   if (decider != nullptr && verdict.action != Action::kAllow) {
-    verdict.reason = StrCat(CategoryName(decider->category), ".",
-                                  OutcomeName(verdict.action));
+    verdict.reason = StrCat(CategoryName(decider->category), ".", OutcomeName(verdict.action));
   }
 }
 
@@ -103,9 +102,9 @@ absl::StatusOr<Action> ParseActionField(const YAML::Node& n, std::string_view so
   if (!n.IsScalar()) return FieldError(source, path, "must be allow|redact|review|block");
   auto a = ParseAction(n.as<std::string>());
   if (!a) {
-    return FieldError(source, path,
-                      StrCat("unknown action '", n.as<std::string>(),
-                                   "' (allow|redact|review|block)"));
+    return FieldError(
+        source, path,
+        StrCat("unknown action '", n.as<std::string>(), "' (allow|redact|review|block)"));
   }
   return *a;
 }
@@ -141,9 +140,9 @@ absl::StatusOr<Policy> ParseNode(const YAML::Node& root, std::string_view source
       std::string env = red["key_env"].as<std::string>();
       const char* key = std::getenv(env.c_str());
       if (key == nullptr || std::string_view(key).size() < 16) {
-        return FieldError(source, "redaction.key_env",
-                          StrCat("environment variable ", env,
-                                       " must hold a key of at least 16 bytes"));
+        return FieldError(
+            source, "redaction.key_env",
+            StrCat("environment variable ", env, " must hold a key of at least 16 bytes"));
       }
       p.pseudonym_key = key;
     } else {
@@ -167,8 +166,7 @@ absl::StatusOr<Policy> ParseNode(const YAML::Node& root, std::string_view source
         auto c = ParseCategory(r["category"].as<std::string>());
         if (!c) {
           return FieldError(source, path + ".category",
-                            StrCat("unknown category '", r["category"].as<std::string>(),
-                                         "'"));
+                            StrCat("unknown category '", r["category"].as<std::string>(), "'"));
         }
         pr.category = *c;
       }
@@ -177,8 +175,7 @@ absl::StatusOr<Policy> ParseNode(const YAML::Node& root, std::string_view source
         auto s = ParseSeverity(r["min_severity"].as<std::string>());
         if (!s) {
           return FieldError(source, path + ".min_severity",
-                            StrCat("unknown severity '",
-                                         r["min_severity"].as<std::string>(), "'"));
+                            StrCat("unknown severity '", r["min_severity"].as<std::string>(), "'"));
         }
         pr.min_severity = *s;
       }
@@ -205,8 +202,7 @@ absl::StatusOr<Policy> ParsePolicy(std::string_view yaml, std::string_view sourc
   try {
     return ParseNode(YAML::Load(std::string(yaml)), source);
   } catch (const YAML::Exception& e) {
-    return absl::InvalidArgumentError(
-        StrCat(source, ": line ", e.mark.line + 1, ": ", e.msg));
+    return absl::InvalidArgumentError(StrCat(source, ": line ", e.mark.line + 1, ": ", e.msg));
   } catch (const std::exception& e) {
     return absl::InvalidArgumentError(StrCat(source, ": ", e.what()));
   }

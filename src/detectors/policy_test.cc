@@ -54,8 +54,7 @@ rules:
   EXPECT_EQ(p->fail_on, Action::kReview);
   EXPECT_EQ(p->Decide(F(Category::kPii, Severity::kLow, "pii.email")), Action::kAllow);
   EXPECT_EQ(p->Decide(F(Category::kPii, Severity::kLow, "pii.card")), Action::kBlock);
-  EXPECT_EQ(p->Decide(F(Category::kPromptInjection, Severity::kLow, "i", 0.85f)),
-            Action::kBlock);
+  EXPECT_EQ(p->Decide(F(Category::kPromptInjection, Severity::kLow, "i", 0.85f)), Action::kBlock);
   EXPECT_EQ(p->Decide(F(Category::kPromptInjection, Severity::kLow, "i", 0.5f)), Action::kAllow);
   EXPECT_EQ(p->Decide(F(Category::kSecret, Severity::kLow)), Action::kReview);
 }
@@ -67,8 +66,7 @@ TEST(Policy, ErrorsNameTheField) {
   auto unknown = ParsePolicy("default_action: allow\nthreshold: 3\n", "p.yaml");
   ASSERT_FALSE(unknown.ok());
   EXPECT_NE(unknown.status().message().find("threshold: unknown key"), absl::string_view::npos);
-  EXPECT_FALSE(ParsePolicy("rules:\n  - {category: pii, min_score: 2, action: block}\n", "p")
-                   .ok());
+  EXPECT_FALSE(ParsePolicy("rules:\n  - {category: pii, min_score: 2, action: block}\n", "p").ok());
   EXPECT_FALSE(ParsePolicy("rules:\n  - {category: pii}\n", "p").ok());
 }
 

@@ -2,8 +2,8 @@
 
 #include <algorithm>
 
-#include "common/strings.h"
 #include "common/crypto.h"
+#include "common/strings.h"
 
 namespace rampart::detectors {
 

@@ -46,8 +46,7 @@ TEST(Redact, PseudonymsAreStablePerValueAndKey) {
   std::string text = "a@b.io and a@b.io and c@d.io";
   size_t n = 0;
   std::string out = Redact(
-      text, {Labelled(0, 6, "EMAIL"), Labelled(11, 17, "EMAIL"), Labelled(22, 28, "EMAIL")}, p,
-      &n);
+      text, {Labelled(0, 6, "EMAIL"), Labelled(11, 17, "EMAIL"), Labelled(22, 28, "EMAIL")}, p, &n);
   ASSERT_EQ(n, 3u);
   // "[EMAIL_" + 12 hex + "]" three times.
   std::string first = out.substr(0, 20);

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <map>
+#include <thread>
 
 #include "absl/status/status.h"
 #include "common/strings.h"
@@ -46,8 +47,8 @@ int OnLocate(unsigned int id, unsigned long long /*from*/, unsigned long long to
   return 0;
 }
 
-int OnMatch(unsigned int id, unsigned long long from, unsigned long long to,
-            unsigned int /*flags*/, void* user) {
+int OnMatch(unsigned int id, unsigned long long from, unsigned long long to, unsigned int /*flags*/,
+            void* user) {
   auto* ctx = static_cast<RuleScanContext*>(user);
   if (ctx->candidates.size() >= ctx->max_candidates) {
     ctx->overflowed = true;
@@ -71,7 +72,9 @@ absl::Status RuleEngine::CompileDatabase(const std::vector<CompiledRule>& rules,
     if (locate && redactable) continue;
     unsigned int f = HS_FLAG_DOTALL;
     if (rules[i].rule.caseless) f |= HS_FLAG_CASELESS;
-    if (!locate) f |= redactable ? HS_FLAG_SOM_LEFTMOST : HS_FLAG_SINGLEMATCH;
+    // A rule with a validator must see every candidate, not just the first one.
+    if (!locate && redactable) f |= HS_FLAG_SOM_LEFTMOST;
+    if (!locate && !redactable && rules[i].validator == nullptr) f |= HS_FLAG_SINGLEMATCH;
     patterns.push_back(rules[i].rule.pattern.c_str());
     flags.push_back(f);
     ids.push_back(static_cast<unsigned int>(i));
@@ -84,8 +87,8 @@ absl::Status RuleEngine::CompileDatabase(const std::vector<CompiledRule>& rules,
     if (err != nullptr && err->expression >= 0 &&
         static_cast<size_t>(err->expression) < ids.size()) {
       size_t r = ids[err->expression];
-      msg = StrCat(sources[r], ": rule ", rules[r].rule.id, ": pattern rejected by Hyperscan: ",
-                   err->message,
+      msg = StrCat(sources[r], ": rule ", rules[r].rule.id,
+                   ": pattern rejected by Hyperscan: ", err->message,
                    !rules[r].rule.label.empty() && !locate
                        ? " (redactable rules are compiled with start-of-match tracking; "
                          "simplify the pattern)"
@@ -123,19 +126,26 @@ absl::StatusOr<std::unique_ptr<RuleEngine>> RuleEngine::Create(const std::vector
   // others only need to be found; they report their first match, and its start is located
   // afterwards with a second database (Locate) because start-of-match tracking makes some
   // natural-language patterns too large for Hyperscan.
+  // The two databases are independent; compiling them on two threads halves start-up and
+  // reload time on a multi-core machine.
   hs_database_t* db = nullptr;
-  if (auto st = CompileDatabase(rules, sources, /*locate=*/false, &db); !st.ok()) return st;
   hs_database_t* locate_db = nullptr;
   bool any_plain = std::any_of(rules.begin(), rules.end(),
                                [](const CompiledRule& r) { return r.rule.label.empty(); });
+  absl::Status locate_status;
+  std::thread locate_thread;
   if (any_plain) {
-    if (auto st = CompileDatabase(rules, sources, /*locate=*/true, &locate_db); !st.ok()) {
-      hs_free_database(db);
-      return st;
-    }
+    locate_thread = std::thread(
+        [&] { locate_status = CompileDatabase(rules, sources, /*locate=*/true, &locate_db); });
   }
-  return std::unique_ptr<RuleEngine>(
-      new RuleEngine(std::move(rules), db, locate_db, limits));
+  absl::Status main_status = CompileDatabase(rules, sources, /*locate=*/false, &db);
+  if (locate_thread.joinable()) locate_thread.join();
+  if (!main_status.ok() || !locate_status.ok()) {
+    if (db != nullptr) hs_free_database(db);
+    if (locate_db != nullptr) hs_free_database(locate_db);
+    return main_status.ok() ? locate_status : main_status;
+  }
+  return std::unique_ptr<RuleEngine>(new RuleEngine(std::move(rules), db, locate_db, limits));
 }
 
 RuleEngine::RuleEngine(std::vector<CompiledRule> rules, hs_database* db, hs_database* locate_db,
@@ -201,8 +211,8 @@ void RuleEngine::Scan(const text::TextView& view, ScanContext& base_ctx,
   ctx.labelled.clear();
   ctx.labelled_priority.clear();
 
-  hs_error_t rc = hs_scan(db_, text.data(), static_cast<unsigned int>(text.size()), 0,
-                          ctx.scratch_, OnMatch, &ctx);
+  hs_error_t rc = hs_scan(db_, text.data(), static_cast<unsigned int>(text.size()), 0, ctx.scratch_,
+                          OnMatch, &ctx);
   if (ctx.overflowed || (rc != HS_SUCCESS && rc != HS_SCAN_TERMINATED)) {
     // Not clean: say that the text could not be fully examined.
     Finding f;
@@ -246,8 +256,7 @@ void RuleEngine::Scan(const text::TextView& view, ScanContext& base_ctx,
           if (e <= b) continue;
           if (cr.validator != nullptr && !cr.validator(text, b, e, args)) continue;
           if (e <= b || e > text.size()) continue;
-          if (args.min_entropy > 0 &&
-              ShannonEntropy(text.substr(b, e - b)) < args.min_entropy) {
+          if (args.min_entropy > 0 && ShannonEntropy(text.substr(b, e - b)) < args.min_entropy) {
             continue;
           }
           if (b < last_end) continue;

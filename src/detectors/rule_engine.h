@@ -47,8 +47,7 @@ class RuleEngine : public Detector {
   RuleEngine& operator=(const RuleEngine&) = delete;
 
   std::string_view id() const override { return "rules"; }
-  void Scan(const text::TextView& view, ScanContext& ctx,
-            std::vector<Finding>& out) const override;
+  void Scan(const text::TextView& view, ScanContext& ctx, std::vector<Finding>& out) const override;
   std::unique_ptr<ScanContext> NewContext() const override;
 
   size_t rule_count() const { return rules_.size(); }

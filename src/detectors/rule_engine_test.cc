@@ -84,16 +84,25 @@ TEST_F(EngineTest, RedactableRuleReportsEveryNonOverlappingMatch) {
 }
 
 TEST_F(EngineTest, ValidatorRejectsLookalikes) {
-  auto engine =
-      RuleEngine::Create({Pack({MakeRule("t.card", "\\d{13,19}", "CARD", "luhn")})});
+  auto engine = RuleEngine::Create({Pack({MakeRule("t.card", "\\d{13,19}", "CARD", "luhn")})});
   ASSERT_TRUE(engine.ok()) << engine.status();
   EXPECT_EQ(Scan(**engine, "card 4111111111111111 ok").size(), 1u);
   EXPECT_TRUE(Scan(**engine, "card 4111111111111112 ok").empty());
 }
 
+TEST_F(EngineTest, NonRedactableRuleWithValidatorTriesLaterMatches) {
+  Rule r = MakeRule("t.cardish", "\\b\\d{16}\\b", "", "luhn");
+  auto engine = RuleEngine::Create({Pack({r})});
+  ASSERT_TRUE(engine.ok()) << engine.status();
+  std::string input = "1234567812345678 then 4111111111111111";
+  auto f = Scan(**engine, input);
+  ASSERT_EQ(f.size(), 1u);
+  EXPECT_EQ(input.substr(f[0].span.begin, f[0].span.size()), "4111111111111111");
+}
+
 TEST_F(EngineTest, HigherPriorityWinsOverlaps) {
-  auto engine = RuleEngine::Create({Pack({MakeRule("t.low", "\\d{6,}", "LOW", "", 0),
-                                          MakeRule("t.high", "\\d{4}", "HIGH", "", 10)})});
+  auto engine = RuleEngine::Create({Pack(
+      {MakeRule("t.low", "\\d{6,}", "LOW", "", 0), MakeRule("t.high", "\\d{4}", "HIGH", "", 10)})});
   ASSERT_TRUE(engine.ok());
   auto f = Scan(**engine, "x 12345678 y");
   ASSERT_FALSE(f.empty());

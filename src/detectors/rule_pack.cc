@@ -7,8 +7,8 @@
 #include <set>
 
 #include "absl/status/status.h"
-#include "common/strings.h"
 #include "common/file.h"
+#include "common/strings.h"
 #include "detectors/validators.h"
 
 namespace rampart::detectors {
@@ -35,14 +35,13 @@ bool ValidId(std::string_view id) {
   return std::all_of(id.begin(), id.end(), IsIdChar);
 }
 
-absl::Status CheckKeys(const YAML::Node& node, const std::set<std::string>& allowed,
-                       const Ctx& ctx, const std::string& path) {
+absl::Status CheckKeys(const YAML::Node& node, const std::set<std::string>& allowed, const Ctx& ctx,
+                       const std::string& path) {
   for (const auto& kv : node) {
     std::string key = kv.first.as<std::string>();
     if (!allowed.count(key)) {
       return ctx.Error(path.empty() ? key : StrCat(path, ".", key),
-                       StrCat("unknown key (allowed: ",
-                                    StrJoin(allowed, ", "), ")"));
+                       StrCat("unknown key (allowed: ", StrJoin(allowed, ", "), ")"));
     }
   }
   return absl::OkStatus();
@@ -69,9 +68,8 @@ absl::StatusOr<std::vector<std::string>> StringList(const YAML::Node& n, const C
 absl::StatusOr<Rule> ParseRule(const YAML::Node& n, const Ctx& ctx, const std::string& path) {
   if (!n.IsMap()) return ctx.Error(path, "must be a mapping");
   static const std::set<std::string> kKeys = {
-      "id",        "category",    "severity",    "score",      "label",
-      "pattern",   "caseless",    "validator",   "min_entropy", "priority",
-      "description", "references", "examples"};
+      "id",        "category",    "severity", "score",       "label",      "pattern", "caseless",
+      "validator", "min_entropy", "priority", "description", "references", "examples"};
   if (auto st = CheckKeys(n, kKeys, ctx, path); !st.ok()) return st;
   Rule r;
   auto field = [&](const char* key) { return StrCat(path, ".", key); };
@@ -136,9 +134,9 @@ absl::StatusOr<Rule> ParseRule(const YAML::Node& n, const Ctx& ctx, const std::s
     auto v = ScalarString(n["validator"], ctx, field("validator"));
     if (!v.ok()) return v.status();
     if (FindValidator(*v) == nullptr) {
-      return ctx.Error(field("validator"),
-                       StrCat("unknown validator '", *v, "' (known: ",
-                                    StrJoin(ValidatorNames(), ", "), ")"));
+      return ctx.Error(
+          field("validator"),
+          StrCat("unknown validator '", *v, "' (known: ", StrJoin(ValidatorNames(), ", "), ")"));
     }
     r.validator = *v;
   }
@@ -152,8 +150,8 @@ absl::StatusOr<Rule> ParseRule(const YAML::Node& n, const Ctx& ctx, const std::s
   }
   if (n["priority"]) {
     int p = 0;
-    if (!n["priority"].IsScalar() || !YAML::convert<int>::decode(n["priority"], p) ||
-        p < -1000 || p > 1000) {
+    if (!n["priority"].IsScalar() || !YAML::convert<int>::decode(n["priority"], p) || p < -1000 ||
+        p > 1000) {
       return ctx.Error(field("priority"), "must be an integer in [-1000,1000]");
     }
     r.priority = p;
@@ -234,8 +232,7 @@ absl::StatusOr<RulePack> ParseRulePack(std::string_view yaml, std::string_view s
     YAML::Node root = YAML::Load(std::string(yaml));
     return ParsePackNode(root, ctx, source);
   } catch (const YAML::Exception& e) {
-    return absl::InvalidArgumentError(
-        StrCat(source, ": line ", e.mark.line + 1, ": ", e.msg));
+    return absl::InvalidArgumentError(StrCat(source, ": line ", e.mark.line + 1, ": ", e.msg));
   } catch (const std::exception& e) {
     return absl::InvalidArgumentError(StrCat(source, ": ", e.what()));
   }

@@ -92,14 +92,15 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"pack: x\nrules:\n  - {id: x.a, category: pii, severity: low, pattern: a, "
                 "label: email}",
                 "rules[0].label"},
-        BadCase{"pack: x\nrules: {a: 1}", "rules: required, a list"},
-        BadCase{"[1, 2", "line"},
-        BadCase{"just a string", "(top level)"}));
+        BadCase{"pack: x\nrules: {a: 1}", "rules: required, a list"}, BadCase{"[1, 2", "line"},
+        BadCase{"just a string", "(top level)"}),
+    [](const ::testing::TestParamInfo<BadCase>& param_info) {
+      return "Case" + std::to_string(param_info.index);
+    });
 
 TEST(RulePack, RefusesOversizedInput) {
   std::string huge(kMaxRulePackBytes + 1, '#');
-  EXPECT_EQ(ParseRulePack(huge, "big.yaml").status().code(),
-            absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(ParseRulePack(huge, "big.yaml").status().code(), absl::StatusCode::kResourceExhausted);
 }
 
 TEST(RulePack, DeepNestingIsAnErrorNotACrash) {

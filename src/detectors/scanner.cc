@@ -17,13 +17,11 @@ Scanner::Scanner(std::unique_ptr<RuleEngine> engine, Policy policy, ScannerOptio
       options_(options),
       normalizer_(options.normalizer) {}
 
-absl::StatusOr<std::unique_ptr<Scanner>> Scanner::Create(std::vector<RulePack> packs,
-                                                         Policy policy,
+absl::StatusOr<std::unique_ptr<Scanner>> Scanner::Create(std::vector<RulePack> packs, Policy policy,
                                                          ScannerOptions options) {
   auto engine = RuleEngine::Create(packs, options.rules);
   if (!engine.ok()) return engine.status();
-  return std::unique_ptr<Scanner>(
-      new Scanner(std::move(*engine), std::move(policy), options));
+  return std::unique_ptr<Scanner>(new Scanner(std::move(*engine), std::move(policy), options));
 }
 
 absl::StatusOr<std::unique_ptr<Scanner>> Scanner::FromFiles(const std::string& rules_dir,
@@ -50,8 +48,7 @@ std::unique_ptr<Scanner::Context> Scanner::NewContext() const {
 
 void Scanner::ScanDecoded(const text::NormalizedText& parent, Span parent_fixed,
                           bool parent_decoded, const std::string& parent_chain, uint32_t depth,
-                          Context& ctx, std::string_view field,
-                          std::vector<Finding>& out) const {
+                          Context& ctx, std::string_view field, std::vector<Finding>& out) const {
   if (depth >= options_.max_decode_depth) return;
   auto& runs = ctx.runs[depth];
   runs.clear();
@@ -75,8 +72,7 @@ void Scanner::ScanDecoded(const text::NormalizedText& parent, Span parent_fixed,
   }
 }
 
-absl::Status Scanner::CollectFindings(std::string_view text, Context& ctx,
-                                      std::string_view field,
+absl::Status Scanner::CollectFindings(std::string_view text, Context& ctx, std::string_view field,
                                       std::vector<Finding>& out) const {
   size_t first = out.size();
   if (auto st = normalizer_.Normalize(text, ctx.top); !st.ok()) return st;

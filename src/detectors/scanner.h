@@ -35,8 +35,7 @@ class Scanner {
  public:
   class Context;
 
-  static absl::StatusOr<std::unique_ptr<Scanner>> Create(std::vector<RulePack> packs,
-                                                         Policy policy,
+  static absl::StatusOr<std::unique_ptr<Scanner>> Create(std::vector<RulePack> packs, Policy policy,
                                                          ScannerOptions options = {});
   // Loads every pack in `rules_dir` and the policy file (or the default policy when
   // `policy_path` is empty).
@@ -80,8 +79,8 @@ class Scanner::Context {
   Context() = default;
   std::unique_ptr<ScanContext> rules;
   text::NormalizedText top;
-  std::vector<text::NormalizedText> layers;           // one buffer per decode depth
-  std::vector<std::vector<text::DecodedRun>> runs;    // one list per decode depth
+  std::vector<text::NormalizedText> layers;         // one buffer per decode depth
+  std::vector<std::vector<text::DecodedRun>> runs;  // one list per decode depth
   uint32_t decoded_bytes = 0;
 };
 

@@ -65,13 +65,12 @@ TEST(ShippedRules, PacksCoverTheCategoriesTheyClaim) {
       ids.insert(r.id);
     }
   }
-  for (Category c : {Category::kPromptInjection, Category::kJailbreak,
-                     Category::kPromptExtraction, Category::kRoleInjection, Category::kPii,
-                     Category::kSecret}) {
+  for (Category c : {Category::kPromptInjection, Category::kJailbreak, Category::kPromptExtraction,
+                     Category::kRoleInjection, Category::kPii, Category::kSecret}) {
     EXPECT_TRUE(seen.count(c)) << CategoryName(c);
   }
-  for (const char* id : {"pii.email", "pii.phone", "pii.card", "pii.iban", "pii.ssn", "pii.ipv4",
-                         "pii.ipv6"}) {
+  for (const char* id :
+       {"pii.email", "pii.phone", "pii.card", "pii.iban", "pii.ssn", "pii.ipv4", "pii.ipv6"}) {
     EXPECT_TRUE(ids.count(id)) << id;
   }
 }

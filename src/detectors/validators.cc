@@ -587,6 +587,7 @@ bool ValidatePhone(std::string_view text, uint32_t& begin, uint32_t& end,
   while (!number.empty() && !IsDigit(number.back()) && number.back() != ')') {
     number.remove_suffix(1);
   }
+  if (number.empty()) return false;
   uint32_t digits = DigitCount(number);
   // "+" or the international call prefix "00" introduces a country code.
   bool plus = number.front() == '+' ||
@@ -634,7 +635,6 @@ bool ValidatePhone(std::string_view text, uint32_t& begin, uint32_t& end,
       return false;
     }
   }
-  if (!plus && !has_parens && has_dot && LooksLikeNumericDate(number)) return false;
   if (!plus && LooksLikeNumericDate(number)) return false;
   // Dotted quads of short groups are IP addresses, valid or not ("256.256.256.256").
   if (g.groups.size() == 4 && g.seps == "..." &&
@@ -643,9 +643,10 @@ bool ValidatePhone(std::string_view text, uint32_t& begin, uint32_t& end,
     return false;
   }
   // Decimal numbers ("20240305.1") and round figures ("8 000 000 000").
-  if (!plus && !has_parens && g.groups.size() == 2 && g.seps[0] == '.') return false;
+  const bool two_groups = !plus && !has_parens && g.groups.size() == 2 && !g.seps.empty();
+  if (two_groups && g.seps[0] == '.') return false;
   if (std::count(g.groups.begin(), g.groups.end(), std::string_view("000")) >= 2) return false;
-  if (!plus && !has_parens && g.groups.size() == 2) {
+  if (two_groups) {
     // "90010-170" and "3610-114" are postal codes; "5521 119 Countess Close" and
     // "Apt. 675 62314 Mellemvej" are a house number and a postal code or street number.
     if (g.seps[0] == '-' && g.groups[0].size() >= 4) return false;
@@ -655,7 +656,7 @@ bool ValidatePhone(std::string_view text, uint32_t& begin, uint32_t& end,
   std::string all_digits = DigitsOf(number);
   if (!plus && digits >= 13 && LuhnValid(all_digits)) return false;
   if (AllSame(all_digits) || IsSequential(all_digits)) return false;
-  // Groups longer than 5 digits only as the whole national number or after a prefix.
+  // A long run after the first group is an id glued to a prefix, not a subscriber number.
   for (size_t i = 1; i < g.groups.size(); ++i) {
     if (g.groups[i].size() > 8) return false;
   }
@@ -942,7 +943,8 @@ bool ValidateUrlCredentials(std::string_view text, uint32_t& begin, uint32_t& en
   if (colon == std::string_view::npos) return false;
   std::string_view password = userinfo.substr(colon + 1);
   if (password.empty()) return false;
-  // A port ("host:8080@") is not a password only when the URL continues as a path.
+  // Template syntax or quoting inside the password means we are looking at code or markup
+  // around a URL, not at a credential.
   for (char c : password) {
     if (IsSpace(c) || c == '/' || c == '"' || c == '\'' || c == '{' || c == '}' || c == '<' ||
         c == '>') {

@@ -475,6 +475,8 @@ TEST(Validators, SurviveEverySubspanOfHostileText) {
       "DOB 1/1/",
       "a@b.c@d",
       "::ffff:1.2.3.",
+      "+",
+      "(+) x1",
   };
   for (std::string_view name : ValidatorNames()) {
     ValidatorFn fn = FindValidator(name);
