@@ -21,7 +21,7 @@ function(rampart_test name)
     RAMPART_RULES_DIR="${RAMPART_SOURCE_RULES_DIR}")
   gtest_discover_tests(${name} DISCOVERY_MODE PRE_TEST
     WORKING_DIRECTORY ${CMAKE_SOURCE_DIR}
-    PROPERTIES ENVIRONMENT "RAMPART_RULES_DIR=${RAMPART_SOURCE_RULES_DIR}")
+    PROPERTIES ENVIRONMENT "RAMPART_CACHE_DIR=${RAMPART_TEST_CACHE_DIR}")
 endfunction()
 
 # rampart_benchmark(NAME SOURCES... DEPS...) : a Google Benchmark binary under bench/.

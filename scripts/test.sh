@@ -31,7 +31,7 @@ ctest --preset asan -j"$jobs"
 echo "== fuzzing: ${fuzz_seconds}s per target =="
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-export RAMPART_RULES_DIR="$PWD/rules"
+export RAMPART_RULES_DIR="$PWD/rules" RAMPART_CACHE_DIR="$PWD/build-asan/rule-cache"
 while read -r target; do
   [ -n "$target" ] || continue
   mkdir -p "$work/$target" build-asan/fuzz-artifacts

@@ -1,8 +1,11 @@
 #include "detectors/rule_engine.h"
 
+#include "detectors/database_cache.h"
+
 #include <hs/hs.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <map>
 #include <thread>
 
@@ -63,7 +66,7 @@ int OnMatch(unsigned int id, unsigned long long from, unsigned long long to, uns
 
 absl::Status RuleEngine::CompileDatabase(const std::vector<CompiledRule>& rules,
                                          const std::vector<std::string>& sources, bool locate,
-                                         hs_database** out) {
+                                         const std::string& cache_dir, hs_database** out) {
   std::vector<const char*> patterns;
   std::vector<unsigned int> flags;
   std::vector<unsigned int> ids;
@@ -79,31 +82,28 @@ absl::Status RuleEngine::CompileDatabase(const std::vector<CompiledRule>& rules,
     flags.push_back(f);
     ids.push_back(static_cast<unsigned int>(i));
   }
-  hs_compile_error_t* err = nullptr;
-  if (hs_compile_multi(patterns.data(), flags.data(), ids.data(),
-                       static_cast<unsigned int>(patterns.size()), HS_MODE_BLOCK, nullptr, out,
-                       &err) != HS_SUCCESS) {
-    std::string msg;
-    if (err != nullptr && err->expression >= 0 &&
-        static_cast<size_t>(err->expression) < ids.size()) {
-      size_t r = ids[err->expression];
-      msg = StrCat(sources[r], ": rule ", rules[r].rule.id,
-                   ": pattern rejected by Hyperscan: ", err->message,
-                   !rules[r].rule.label.empty() && !locate
-                       ? " (redactable rules are compiled with start-of-match tracking; "
-                         "simplify the pattern)"
-                       : "");
-    } else {
-      msg = StrCat("rule database failed to compile: ", err ? err->message : "unknown");
+  int bad = -1;
+  CacheOutcome outcome;
+  absl::Status st = CompileCached(patterns, flags, ids, cache_dir, out, &bad, &outcome);
+  if (!st.ok()) {
+    if (bad >= 0 && static_cast<size_t>(bad) < ids.size()) {
+      size_t r = ids[bad];
+      return absl::InvalidArgumentError(StrCat(
+          sources[r], ": rule ", rules[r].rule.id, ": pattern rejected by Hyperscan: ",
+          st.message(),
+          !rules[r].rule.label.empty() && !locate
+              ? " (redactable rules are compiled with start-of-match tracking; "
+                "simplify the pattern)"
+              : ""));
     }
-    hs_free_compile_error(err);
-    return absl::InvalidArgumentError(msg);
+    return absl::InvalidArgumentError(
+        StrCat("rule database failed to compile: ", st.message()));
   }
   return absl::OkStatus();
 }
 
 absl::StatusOr<std::unique_ptr<RuleEngine>> RuleEngine::Create(const std::vector<RulePack>& packs,
-                                                               RuleEngineLimits limits) {
+                                                               RuleEngineOptions limits) {
   std::vector<CompiledRule> rules;
   std::vector<std::string> sources;
   for (const auto& pack : packs) {
@@ -121,6 +121,10 @@ absl::StatusOr<std::unique_ptr<RuleEngine>> RuleEngine::Create(const std::vector
     }
   }
   if (rules.empty()) return absl::InvalidArgumentError("no rules to compile");
+  std::string cache_dir = limits.cache_dir;
+  if (cache_dir.empty()) {
+    if (const char* env = std::getenv("RAMPART_CACHE_DIR"); env != nullptr) cache_dir = env;
+  }
 
   // Redactable rules need exact spans: they compile with start-of-match tracking. The
   // others only need to be found; they report their first match, and its start is located
@@ -136,9 +140,9 @@ absl::StatusOr<std::unique_ptr<RuleEngine>> RuleEngine::Create(const std::vector
   std::thread locate_thread;
   if (any_plain) {
     locate_thread = std::thread(
-        [&] { locate_status = CompileDatabase(rules, sources, /*locate=*/true, &locate_db); });
+        [&] { locate_status = CompileDatabase(rules, sources, /*locate=*/true, cache_dir, &locate_db); });
   }
-  absl::Status main_status = CompileDatabase(rules, sources, /*locate=*/false, &db);
+  absl::Status main_status = CompileDatabase(rules, sources, /*locate=*/false, cache_dir, &db);
   if (locate_thread.joinable()) locate_thread.join();
   if (!main_status.ok() || !locate_status.ok()) {
     if (db != nullptr) hs_free_database(db);
@@ -149,7 +153,7 @@ absl::StatusOr<std::unique_ptr<RuleEngine>> RuleEngine::Create(const std::vector
 }
 
 RuleEngine::RuleEngine(std::vector<CompiledRule> rules, hs_database* db, hs_database* locate_db,
-                       RuleEngineLimits limits)
+                       RuleEngineOptions limits)
     : rules_(std::move(rules)), db_(db), locate_db_(locate_db), limits_(limits) {}
 
 RuleEngine::~RuleEngine() {

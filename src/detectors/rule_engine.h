@@ -9,6 +9,7 @@
 #pragma once
 
 #include <memory>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -22,7 +23,7 @@ struct hs_database;
 
 namespace rampart::detectors {
 
-struct RuleEngineLimits {
+struct RuleEngineOptions {
   // Candidate matches collected per scan before the scan stops and reports
   // `rules.match_limit`. Default: 1,000,000.
   uint32_t max_candidates = 1'000'000;
@@ -34,6 +35,9 @@ struct RuleEngineLimits {
   // How far back from a match's end its start is searched for rules without exact-span
   // tracking. Default: 4096.
   uint32_t max_locate_bytes = 4096;
+  // Directory of compiled databases (see database_cache.h). Default: "" = the environment
+  // variable RAMPART_CACHE_DIR when set, else no cache.
+  std::string cache_dir;
 };
 
 class RuleEngine : public Detector {
@@ -41,7 +45,7 @@ class RuleEngine : public Detector {
   // Compiles all rules. Errors name the pack file and rule id of a pattern Hyperscan
   // rejects, and reject a pack set with no rules.
   static absl::StatusOr<std::unique_ptr<RuleEngine>> Create(const std::vector<RulePack>& packs,
-                                                            RuleEngineLimits limits = {});
+                                                            RuleEngineOptions limits = {});
   ~RuleEngine() override;
   RuleEngine(const RuleEngine&) = delete;
   RuleEngine& operator=(const RuleEngine&) = delete;
@@ -62,17 +66,17 @@ class RuleEngine : public Detector {
     ValidatorFn validator = nullptr;
   };
   RuleEngine(std::vector<CompiledRule> rules, hs_database* db, hs_database* locate_db,
-             RuleEngineLimits limits);
+             RuleEngineOptions limits);
   static absl::Status CompileDatabase(const std::vector<CompiledRule>& rules,
                                       const std::vector<std::string>& sources, bool locate,
-                                      hs_database** out);
+                                      const std::string& cache_dir, hs_database** out);
   // Start of the shortest match of non-redactable `rule` that ends at `end`.
   uint32_t Locate(std::string_view text, uint32_t rule, uint32_t end, ScanContext& ctx) const;
 
   std::vector<CompiledRule> rules_;
   hs_database* db_;
   hs_database* locate_db_;
-  RuleEngineLimits limits_;
+  RuleEngineOptions limits_;
 };
 
 }  // namespace rampart::detectors

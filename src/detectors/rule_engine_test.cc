@@ -120,7 +120,7 @@ TEST_F(EngineTest, SpansMapBackThroughNormalization) {
 }
 
 TEST_F(EngineTest, MatchLimitIsReportedNotSilentlyClean) {
-  RuleEngineLimits limits;
+  RuleEngineOptions limits;
   limits.max_candidates = 10;
   auto engine = RuleEngine::Create({Pack({MakeRule("t.d", "\\d", "D")})}, limits);
   ASSERT_TRUE(engine.ok());

@@ -28,7 +28,7 @@ struct ScannerOptions {
   // Levels of nested encodings followed (base64 inside hex inside base64 ...); 0 turns
   // decoding off. Default: 3.
   uint32_t max_decode_depth = 3;
-  RuleEngineLimits rules;
+  RuleEngineOptions rules;
 };
 
 class Scanner {
