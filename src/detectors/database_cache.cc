@@ -30,8 +30,7 @@ uint64_t ReadU64(const char* p) {
   return v;
 }
 
-Sha256Digest Key(const std::vector<const char*>& patterns,
-                 const std::vector<unsigned int>& flags,
+Sha256Digest Key(const std::vector<const char*>& patterns, const std::vector<unsigned int>& flags,
                  const std::vector<unsigned int>& ids) {
   std::string material = StrCat("rampart-hsdb-v1|", hs_version(), "|block|");
   AppendU64(material, patterns.size());

@@ -1,7 +1,5 @@
 #include "detectors/rule_engine.h"
 
-#include "detectors/database_cache.h"
-
 #include <hs/hs.h>
 
 #include <algorithm>
@@ -11,6 +9,7 @@
 
 #include "absl/status/status.h"
 #include "common/strings.h"
+#include "detectors/database_cache.h"
 
 namespace rampart::detectors {
 namespace {
@@ -88,16 +87,15 @@ absl::Status RuleEngine::CompileDatabase(const std::vector<CompiledRule>& rules,
   if (!st.ok()) {
     if (bad >= 0 && static_cast<size_t>(bad) < ids.size()) {
       size_t r = ids[bad];
-      return absl::InvalidArgumentError(StrCat(
-          sources[r], ": rule ", rules[r].rule.id, ": pattern rejected by Hyperscan: ",
-          st.message(),
-          !rules[r].rule.label.empty() && !locate
-              ? " (redactable rules are compiled with start-of-match tracking; "
-                "simplify the pattern)"
-              : ""));
+      return absl::InvalidArgumentError(
+          StrCat(sources[r], ": rule ", rules[r].rule.id,
+                 ": pattern rejected by Hyperscan: ", st.message(),
+                 !rules[r].rule.label.empty() && !locate
+                     ? " (redactable rules are compiled with start-of-match tracking; "
+                       "simplify the pattern)"
+                     : ""));
     }
-    return absl::InvalidArgumentError(
-        StrCat("rule database failed to compile: ", st.message()));
+    return absl::InvalidArgumentError(StrCat("rule database failed to compile: ", st.message()));
   }
   return absl::OkStatus();
 }
@@ -139,8 +137,9 @@ absl::StatusOr<std::unique_ptr<RuleEngine>> RuleEngine::Create(const std::vector
   absl::Status locate_status;
   std::thread locate_thread;
   if (any_plain) {
-    locate_thread = std::thread(
-        [&] { locate_status = CompileDatabase(rules, sources, /*locate=*/true, cache_dir, &locate_db); });
+    locate_thread = std::thread([&] {
+      locate_status = CompileDatabase(rules, sources, /*locate=*/true, cache_dir, &locate_db);
+    });
   }
   absl::Status main_status = CompileDatabase(rules, sources, /*locate=*/false, cache_dir, &db);
   if (locate_thread.joinable()) locate_thread.join();
