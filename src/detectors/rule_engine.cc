@@ -29,6 +29,9 @@ class RuleScanContext : public ScanContext {
   std::vector<Candidate> candidates;
   uint32_t max_candidates = 0;
   bool overflowed = false;
+  std::vector<std::pair<uint32_t, uint32_t>> first_end;  // (rule, end) from the main pass
+  uint32_t offset = 0;            // where the current span pass started in the text
+  uint32_t span_rule = 0;         // rule of the current span pass
   std::vector<Finding> labelled;  // redactable findings awaiting overlap resolution
   std::vector<int> labelled_priority;
 };
@@ -49,6 +52,18 @@ int OnLocate(unsigned int id, unsigned long long /*from*/, unsigned long long to
   return 0;
 }
 
+int OnSpanMatch(unsigned int /*id*/, unsigned long long from, unsigned long long to,
+                unsigned int /*flags*/, void* user) {
+  auto* ctx = static_cast<RuleScanContext*>(user);
+  if (ctx->candidates.size() >= ctx->max_candidates) {
+    ctx->overflowed = true;
+    return 1;
+  }
+  ctx->candidates.push_back({ctx->span_rule, ctx->offset + static_cast<uint32_t>(from),
+                             ctx->offset + static_cast<uint32_t>(to)});
+  return 0;
+}
+
 int OnMatch(unsigned int id, unsigned long long from, unsigned long long to, unsigned int /*flags*/,
             void* user) {
   auto* ctx = static_cast<RuleScanContext*>(user);
@@ -64,19 +79,25 @@ int OnMatch(unsigned int id, unsigned long long from, unsigned long long to, uns
 }  // namespace
 
 absl::Status RuleEngine::CompileDatabase(const std::vector<CompiledRule>& rules,
-                                         const std::vector<std::string>& sources, bool locate,
-                                         const std::string& cache_dir, hs_database** out) {
+                                         const std::vector<std::string>& sources, DbKind kind,
+                                         size_t span_rule, const std::string& cache_dir,
+                                         hs_database** out) {
   std::vector<const char*> patterns;
   std::vector<unsigned int> flags;
   std::vector<unsigned int> ids;
   for (size_t i = 0; i < rules.size(); ++i) {
     const bool redactable = !rules[i].rule.label.empty();
-    if (locate && redactable) continue;
+    if (kind == DbKind::kLocate && redactable) continue;
+    if (kind == DbKind::kSpans && i != span_rule) continue;
     unsigned int f = HS_FLAG_DOTALL;
     if (rules[i].rule.caseless) f |= HS_FLAG_CASELESS;
-    // A rule with a validator must see every candidate, not just the first one.
-    if (!locate && redactable) f |= HS_FLAG_SOM_LEFTMOST;
-    if (!locate && !redactable && rules[i].validator == nullptr) f |= HS_FLAG_SINGLEMATCH;
+    if (kind == DbKind::kSpans) {
+      f |= HS_FLAG_SOM_LEFTMOST;
+    } else if (kind == DbKind::kMain && (redactable || rules[i].validator == nullptr)) {
+      // The main pass only has to learn which rules match and where the first match ends;
+      // a non-redactable rule with a validator must see every candidate.
+      f |= HS_FLAG_SINGLEMATCH;
+    }
     patterns.push_back(rules[i].rule.pattern.c_str());
     flags.push_back(f);
     ids.push_back(static_cast<unsigned int>(i));
@@ -87,13 +108,12 @@ absl::Status RuleEngine::CompileDatabase(const std::vector<CompiledRule>& rules,
   if (!st.ok()) {
     if (bad >= 0 && static_cast<size_t>(bad) < ids.size()) {
       size_t r = ids[bad];
-      return absl::InvalidArgumentError(
-          StrCat(sources[r], ": rule ", rules[r].rule.id,
-                 ": pattern rejected by Hyperscan: ", st.message(),
-                 !rules[r].rule.label.empty() && !locate
-                     ? " (redactable rules are compiled with start-of-match tracking; "
-                       "simplify the pattern)"
-                     : ""));
+      return absl::InvalidArgumentError(StrCat(
+          sources[r], ": rule ", rules[r].rule.id,
+          ": pattern rejected by Hyperscan: ", st.message(),
+          kind == DbKind::kSpans ? " (redactable rules are compiled with start-of-match tracking; "
+                                   "simplify the pattern)"
+                                 : ""));
     }
     return absl::InvalidArgumentError(StrCat("rule database failed to compile: ", st.message()));
   }
@@ -124,29 +144,37 @@ absl::StatusOr<std::unique_ptr<RuleEngine>> RuleEngine::Create(const std::vector
     if (const char* env = std::getenv("RAMPART_CACHE_DIR"); env != nullptr) cache_dir = env;
   }
 
-  // Redactable rules need exact spans: they compile with start-of-match tracking. The
-  // others only need to be found; they report their first match, and its start is located
-  // afterwards with a second database (Locate) because start-of-match tracking makes some
-  // natural-language patterns too large for Hyperscan.
-  // The two databases are independent; compiling them on two threads halves start-up and
-  // reload time on a multi-core machine.
+  // One main database finds which rules match, cheaply (no start-of-match tracking, first
+  // match only). Redactable rules then need exact spans for every match: each has its own
+  // database with start-of-match tracking, run only when the main pass saw it match, from a
+  // little before its first match. Other rules locate the start of their one match with the
+  // locate database (Locate). Start-of-match tracking slows Hyperscan several times over and
+  // makes some natural-language patterns too large to compile, so it is paid only where a
+  // match is known to exist. The databases are independent and compile on two threads.
   hs_database_t* db = nullptr;
   hs_database_t* locate_db = nullptr;
   bool any_plain = std::any_of(rules.begin(), rules.end(),
                                [](const CompiledRule& r) { return r.rule.label.empty(); });
-  absl::Status locate_status;
-  std::thread locate_thread;
-  if (any_plain) {
-    locate_thread = std::thread([&] {
-      locate_status = CompileDatabase(rules, sources, /*locate=*/true, cache_dir, &locate_db);
-    });
-  }
-  absl::Status main_status = CompileDatabase(rules, sources, /*locate=*/false, cache_dir, &db);
-  if (locate_thread.joinable()) locate_thread.join();
-  if (!main_status.ok() || !locate_status.ok()) {
+  absl::Status side_status;
+  std::thread side_thread([&] {
+    if (any_plain) {
+      side_status = CompileDatabase(rules, sources, DbKind::kLocate, 0, cache_dir, &locate_db);
+    }
+    for (size_t i = 0; i < rules.size() && side_status.ok(); ++i) {
+      if (rules[i].rule.label.empty()) continue;
+      side_status =
+          CompileDatabase(rules, sources, DbKind::kSpans, i, cache_dir, &rules[i].span_db);
+    }
+  });
+  absl::Status main_status = CompileDatabase(rules, sources, DbKind::kMain, 0, cache_dir, &db);
+  side_thread.join();
+  if (!main_status.ok() || !side_status.ok()) {
     if (db != nullptr) hs_free_database(db);
     if (locate_db != nullptr) hs_free_database(locate_db);
-    return main_status.ok() ? locate_status : main_status;
+    for (auto& r : rules) {
+      if (r.span_db != nullptr) hs_free_database(r.span_db);
+    }
+    return main_status.ok() ? side_status : main_status;
   }
   return std::unique_ptr<RuleEngine>(new RuleEngine(std::move(rules), db, locate_db, limits));
 }
@@ -158,19 +186,29 @@ RuleEngine::RuleEngine(std::vector<CompiledRule> rules, hs_database* db, hs_data
 RuleEngine::~RuleEngine() {
   hs_free_database(db_);
   if (locate_db_ != nullptr) hs_free_database(locate_db_);
+  for (auto& r : rules_) {
+    if (r.span_db != nullptr) hs_free_database(r.span_db);
+  }
 }
 
 size_t RuleEngine::database_bytes() const {
   size_t n = 0, m = 0;
   hs_database_size(db_, &n);
   if (locate_db_ != nullptr) hs_database_size(locate_db_, &m);
+  for (const auto& r : rules_) {
+    size_t k = 0;
+    if (r.span_db != nullptr && hs_database_size(r.span_db, &k) == HS_SUCCESS) m += k;
+  }
   return n + m;
 }
 
 std::unique_ptr<ScanContext> RuleEngine::NewContext() const {
   hs_scratch_t* scratch = nullptr;
   if (hs_alloc_scratch(db_, &scratch) != HS_SUCCESS ||
-      (locate_db_ != nullptr && hs_alloc_scratch(locate_db_, &scratch) != HS_SUCCESS)) {
+      (locate_db_ != nullptr && hs_alloc_scratch(locate_db_, &scratch) != HS_SUCCESS) ||
+      std::any_of(rules_.begin(), rules_.end(), [&](const CompiledRule& r) {
+        return r.span_db != nullptr && hs_alloc_scratch(r.span_db, &scratch) != HS_SUCCESS;
+      })) {
     // Only fails when out of memory; a detector that cannot scan must not pretend to.
     std::abort();
   }
@@ -204,6 +242,24 @@ uint32_t RuleEngine::Locate(std::string_view text, uint32_t rule, uint32_t end,
   return lo;
 }
 
+namespace {
+
+// Not clean: says that a text could not be fully examined.
+Finding LimitFinding(const text::TextView& view) {
+  Finding f;
+  f.detector = "rules";
+  f.rule = "rules.match_limit";
+  f.category = Category::kObfuscation;
+  f.severity = Severity::kMedium;
+  f.score = 1.0f;
+  f.field = std::string(view.field());
+  f.span = view.ToOriginal(0, static_cast<uint32_t>(view.text().size()));
+  f.decoded_via = std::string(view.decoded_via());
+  return f;
+}
+
+}  // namespace
+
 void RuleEngine::Scan(const text::TextView& view, ScanContext& base_ctx,
                       std::vector<Finding>& out) const {
   auto& ctx = static_cast<RuleScanContext&>(base_ctx);
@@ -216,18 +272,33 @@ void RuleEngine::Scan(const text::TextView& view, ScanContext& base_ctx,
 
   hs_error_t rc = hs_scan(db_, text.data(), static_cast<unsigned int>(text.size()), 0, ctx.scratch_,
                           OnMatch, &ctx);
+  bool limit_reported = false;
   if (ctx.overflowed || (rc != HS_SUCCESS && rc != HS_SCAN_TERMINATED)) {
-    // Not clean: say that the text could not be fully examined.
-    Finding f;
-    f.detector = "rules";
-    f.rule = "rules.match_limit";
-    f.category = Category::kObfuscation;
-    f.severity = Severity::kMedium;
-    f.score = 1.0f;
-    f.field = std::string(view.field());
-    f.span = view.ToOriginal(0, static_cast<uint32_t>(text.size()));
-    f.decoded_via = std::string(view.decoded_via());
-    out.push_back(std::move(f));
+    out.push_back(LimitFinding(view));
+    limit_reported = true;
+  }
+
+  // Second pass for redactable rules that matched: exact spans of every match.
+  ctx.first_end.clear();
+  for (const Candidate& c : ctx.candidates) {
+    if (rules_[c.rule].span_db != nullptr) ctx.first_end.emplace_back(c.rule, c.to);
+  }
+  std::erase_if(ctx.candidates,
+                [&](const Candidate& c) { return rules_[c.rule].span_db != nullptr; });
+  for (const auto& [rule, end] : ctx.first_end) {
+    uint32_t from = end > limits_.max_locate_bytes ? end - limits_.max_locate_bytes : 0;
+    ctx.offset = from;
+    ctx.span_rule = rule;
+    hs_error_t src =
+        hs_scan(rules_[rule].span_db, text.data() + from,
+                static_cast<unsigned int>(text.size() - from), 0, ctx.scratch_, OnSpanMatch, &ctx);
+    if (ctx.overflowed || (src != HS_SUCCESS && src != HS_SCAN_TERMINATED)) {
+      if (!limit_reported) {
+        out.push_back(LimitFinding(view));
+        limit_reported = true;
+      }
+      break;
+    }
   }
 
   auto& cands = ctx.candidates;

@@ -32,8 +32,8 @@ struct RuleEngineOptions {
   // Findings kept per rule per text for redactable rules; non-redactable rules keep their
   // first match only. Default: 100,000.
   uint32_t max_findings_per_rule = 100'000;
-  // How far back from a match's end its start is searched for rules without exact-span
-  // tracking. Default: 4096.
+  // How far back from a match's end its start is searched: for non-redactable rules by
+  // Locate, for redactable ones where their exact-span pass begins. Default: 4096.
   uint32_t max_locate_bytes = 4096;
   // Directory of compiled databases (see database_cache.h). Default: "" = the environment
   // variable RAMPART_CACHE_DIR when set, else no cache.
@@ -64,12 +64,16 @@ class RuleEngine : public Detector {
     Rule rule;
     std::string detector;  // "rules.<pack>"
     ValidatorFn validator = nullptr;
+    hs_database* span_db = nullptr;  // redactable rules: exact spans of every match
   };
+  enum class DbKind { kMain, kLocate, kSpans };
   RuleEngine(std::vector<CompiledRule> rules, hs_database* db, hs_database* locate_db,
              RuleEngineOptions limits);
+  // Compiles the database of `kind` (for kSpans: of rule `span_rule` alone).
   static absl::Status CompileDatabase(const std::vector<CompiledRule>& rules,
-                                      const std::vector<std::string>& sources, bool locate,
-                                      const std::string& cache_dir, hs_database** out);
+                                      const std::vector<std::string>& sources, DbKind kind,
+                                      size_t span_rule, const std::string& cache_dir,
+                                      hs_database** out);
   // Start of the shortest match of non-redactable `rule` that ends at `end`.
   uint32_t Locate(std::string_view text, uint32_t rule, uint32_t end, ScanContext& ctx) const;
 

@@ -660,6 +660,20 @@ bool ValidatePhone(std::string_view text, uint32_t& begin, uint32_t& end,
   for (size_t i = 1; i < g.groups.size(); ++i) {
     if (g.groups[i].size() > 8) return false;
   }
+  // Space-separated numbers with a one-digit group in the middle are counts in prose
+  // ("in 2024 3 2024 reports"); national formats group digits in twos or more.
+  if (!plus && !has_parens && seps.find_first_not_of(' ') == std::string::npos) {
+    for (size_t i = 1; i + 1 < g.groups.size(); ++i) {
+      if (g.groups[i].size() == 1) return false;
+    }
+  }
+  // Two year-like groups separated by a space are years, not a subscriber number.
+  if (!plus && !has_parens && g.groups.size() == 2 && g.seps == " " && g.groups[0].size() == 4 &&
+      g.groups[1].size() == 4 &&
+      (g.groups[0].substr(0, 2) == "19" || g.groups[0].substr(0, 2) == "20") &&
+      (g.groups[1].substr(0, 2) == "19" || g.groups[1].substr(0, 2) == "20")) {
+    return false;
+  }
   return true;
 }
 

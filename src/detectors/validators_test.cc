@@ -497,3 +497,23 @@ TEST(Validators, SurviveEverySubspanOfHostileText) {
 
 }  // namespace
 }  // namespace rampart::detectors
+
+namespace rampart::detectors {
+namespace {
+
+TEST(PhoneValidator, RejectsNumbersInProse) {
+  auto phone = FindValidator("phone");
+  ASSERT_NE(phone, nullptr);
+  for (std::string text : {"revenue in 2024 3 2024 grew", "between 2023 2024 the team"}) {
+    // The candidate is the digits-and-spaces run inside the text.
+    uint32_t b = static_cast<uint32_t>(text.find_first_of("0123456789"));
+    uint32_t e = static_cast<uint32_t>(text.find_last_of("0123456789") + 1);
+    EXPECT_FALSE(phone(text, b, e, ValidatorArgs{})) << text;
+  }
+  std::string ok = "call 415 555 0132 today";
+  uint32_t b = 5, e = 17;
+  EXPECT_TRUE(phone(ok, b, e, ValidatorArgs{}));
+}
+
+}  // namespace
+}  // namespace rampart::detectors
