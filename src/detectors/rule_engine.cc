@@ -30,7 +30,6 @@ class RuleScanContext : public ScanContext {
   uint32_t max_candidates = 0;
   bool overflowed = false;
   std::vector<std::pair<uint32_t, uint32_t>> first_end;  // (rule, end) from the main pass
-  std::vector<uint32_t> triggered;                       // gated rules whose keyword occurs
   uint32_t offset = 0;            // where the current span pass started in the text
   uint32_t span_rule = 0;         // rule of the current span pass
   std::vector<Finding> labelled;  // redactable findings awaiting overlap resolution
@@ -50,14 +49,6 @@ int OnLocate(unsigned int id, unsigned long long /*from*/, unsigned long long to
     st->found = true;
     return 1;
   }
-  return 0;
-}
-
-int OnKeyword(unsigned int id, unsigned long long /*from*/, unsigned long long /*to*/,
-              unsigned int /*flags*/, void* user) {
-  auto* triggered = static_cast<std::vector<uint32_t>*>(user);
-  // Keyword patterns are single-match per id, so each rule is reported once.
-  triggered->push_back(static_cast<uint32_t>(id));
   return 0;
 }
 
@@ -96,16 +87,13 @@ absl::Status RuleEngine::CompileDatabase(const std::vector<CompiledRule>& rules,
   std::vector<unsigned int> ids;
   for (size_t i = 0; i < rules.size(); ++i) {
     const bool redactable = !rules[i].rule.label.empty();
-    const bool gated = !rules[i].rule.keywords.empty();
     if (kind == DbKind::kLocate && redactable) continue;
-    if (kind == DbKind::kMain && gated) continue;
-    if ((kind == DbKind::kSpans || kind == DbKind::kGated) && i != span_rule) continue;
+    if (kind == DbKind::kSpans && i != span_rule) continue;
     unsigned int f = HS_FLAG_DOTALL;
     if (rules[i].rule.caseless) f |= HS_FLAG_CASELESS;
     if (kind == DbKind::kSpans) {
       f |= HS_FLAG_SOM_LEFTMOST;
-    } else if ((kind == DbKind::kMain || kind == DbKind::kGated) &&
-               (redactable || rules[i].validator == nullptr)) {
+    } else if (kind == DbKind::kMain && (redactable || rules[i].validator == nullptr)) {
       // The main pass only has to learn which rules match and where the first match ends;
       // a non-redactable rule with a validator must see every candidate.
       f |= HS_FLAG_SINGLEMATCH;
@@ -113,10 +101,6 @@ absl::Status RuleEngine::CompileDatabase(const std::vector<CompiledRule>& rules,
     patterns.push_back(rules[i].rule.pattern.c_str());
     flags.push_back(f);
     ids.push_back(static_cast<unsigned int>(i));
-  }
-  if (patterns.empty()) {
-    *out = nullptr;  // e.g. every rule is gated by keywords
-    return absl::OkStatus();
   }
   int bad = -1;
   CacheOutcome outcome;
@@ -132,38 +116,6 @@ absl::Status RuleEngine::CompileDatabase(const std::vector<CompiledRule>& rules,
                                  : ""));
     }
     return absl::InvalidArgumentError(StrCat("rule database failed to compile: ", st.message()));
-  }
-  return absl::OkStatus();
-}
-
-absl::Status RuleEngine::CompileKeywords(const std::vector<CompiledRule>& rules,
-                                         const std::string& cache_dir, hs_database** out) {
-  // Each keyword becomes a caseless literal pattern whose id is its rule's index.
-  std::vector<std::string> storage;
-  std::vector<unsigned int> flags, ids;
-  for (size_t i = 0; i < rules.size(); ++i) {
-    for (const auto& k : rules[i].rule.keywords) {
-      std::string escaped;
-      for (unsigned char c : k) {
-        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) {
-          escaped.push_back(static_cast<char>(c));
-        } else {
-          StrAppend(&escaped, fmt::format("\\x{:02x}", c));
-        }
-      }
-      storage.push_back(std::move(escaped));
-      flags.push_back(HS_FLAG_CASELESS | HS_FLAG_SINGLEMATCH);
-      ids.push_back(static_cast<unsigned int>(i));
-    }
-  }
-  if (storage.empty()) return absl::OkStatus();
-  std::vector<const char*> patterns;
-  for (const auto& p : storage) patterns.push_back(p.c_str());
-  int bad = -1;
-  CacheOutcome outcome;
-  absl::Status st = CompileCached(patterns, flags, ids, cache_dir, out, &bad, &outcome);
-  if (!st.ok()) {
-    return absl::InvalidArgumentError(StrCat("rule keywords failed to compile: ", st.message()));
   }
   return absl::OkStatus();
 }
@@ -201,7 +153,6 @@ absl::StatusOr<std::unique_ptr<RuleEngine>> RuleEngine::Create(const std::vector
   // match is known to exist. The databases are independent and compile on two threads.
   hs_database_t* db = nullptr;
   hs_database_t* locate_db = nullptr;
-  hs_database_t* keyword_db = nullptr;
   bool any_plain = std::any_of(rules.begin(), rules.end(),
                                [](const CompiledRule& r) { return r.rule.label.empty(); });
   absl::Status side_status;
@@ -210,32 +161,22 @@ absl::StatusOr<std::unique_ptr<RuleEngine>> RuleEngine::Create(const std::vector
       side_status = CompileDatabase(rules, sources, DbKind::kLocate, 0, cache_dir, &locate_db);
     }
     for (size_t i = 0; i < rules.size() && side_status.ok(); ++i) {
-      if (!rules[i].rule.label.empty()) {
-        side_status =
-            CompileDatabase(rules, sources, DbKind::kSpans, i, cache_dir, &rules[i].span_db);
-      } else if (!rules[i].rule.keywords.empty()) {
-        side_status =
-            CompileDatabase(rules, sources, DbKind::kGated, i, cache_dir, &rules[i].gated_db);
-      }
+      if (rules[i].rule.label.empty()) continue;
+      side_status =
+          CompileDatabase(rules, sources, DbKind::kSpans, i, cache_dir, &rules[i].span_db);
     }
-    if (side_status.ok()) side_status = CompileKeywords(rules, cache_dir, &keyword_db);
   });
   absl::Status main_status = CompileDatabase(rules, sources, DbKind::kMain, 0, cache_dir, &db);
   side_thread.join();
   if (!main_status.ok() || !side_status.ok()) {
-    for (hs_database_t* d : {db, locate_db, keyword_db}) {
-      if (d != nullptr) hs_free_database(d);
-    }
+    if (db != nullptr) hs_free_database(db);
+    if (locate_db != nullptr) hs_free_database(locate_db);
     for (auto& r : rules) {
       if (r.span_db != nullptr) hs_free_database(r.span_db);
-      if (r.gated_db != nullptr) hs_free_database(r.gated_db);
     }
     return main_status.ok() ? side_status : main_status;
   }
-  auto engine =
-      std::unique_ptr<RuleEngine>(new RuleEngine(std::move(rules), db, locate_db, limits));
-  engine->keyword_db_ = keyword_db;
-  return engine;
+  return std::unique_ptr<RuleEngine>(new RuleEngine(std::move(rules), db, locate_db, limits));
 }
 
 RuleEngine::RuleEngine(std::vector<CompiledRule> rules, hs_database* db, hs_database* locate_db,
@@ -243,40 +184,30 @@ RuleEngine::RuleEngine(std::vector<CompiledRule> rules, hs_database* db, hs_data
     : rules_(std::move(rules)), db_(db), locate_db_(locate_db), limits_(limits) {}
 
 RuleEngine::~RuleEngine() {
-  if (db_ != nullptr) hs_free_database(db_);
+  hs_free_database(db_);
   if (locate_db_ != nullptr) hs_free_database(locate_db_);
-  if (keyword_db_ != nullptr) hs_free_database(keyword_db_);
   for (auto& r : rules_) {
     if (r.span_db != nullptr) hs_free_database(r.span_db);
-    if (r.gated_db != nullptr) hs_free_database(r.gated_db);
   }
 }
 
 size_t RuleEngine::database_bytes() const {
   size_t n = 0, m = 0;
-  if (db_ != nullptr) hs_database_size(db_, &n);
+  hs_database_size(db_, &n);
   if (locate_db_ != nullptr) hs_database_size(locate_db_, &m);
-  if (keyword_db_ != nullptr) {
-    size_t k = 0;
-    if (hs_database_size(keyword_db_, &k) == HS_SUCCESS) m += k;
-  }
   for (const auto& r : rules_) {
-    for (const hs_database* d : {r.span_db, r.gated_db}) {
-      size_t k = 0;
-      if (d != nullptr && hs_database_size(d, &k) == HS_SUCCESS) m += k;
-    }
+    size_t k = 0;
+    if (r.span_db != nullptr && hs_database_size(r.span_db, &k) == HS_SUCCESS) m += k;
   }
   return n + m;
 }
 
 std::unique_ptr<ScanContext> RuleEngine::NewContext() const {
   hs_scratch_t* scratch = nullptr;
-  if ((db_ != nullptr && hs_alloc_scratch(db_, &scratch) != HS_SUCCESS) ||
+  if (hs_alloc_scratch(db_, &scratch) != HS_SUCCESS ||
       (locate_db_ != nullptr && hs_alloc_scratch(locate_db_, &scratch) != HS_SUCCESS) ||
-      (keyword_db_ != nullptr && hs_alloc_scratch(keyword_db_, &scratch) != HS_SUCCESS) ||
       std::any_of(rules_.begin(), rules_.end(), [&](const CompiledRule& r) {
-        return (r.span_db != nullptr && hs_alloc_scratch(r.span_db, &scratch) != HS_SUCCESS) ||
-               (r.gated_db != nullptr && hs_alloc_scratch(r.gated_db, &scratch) != HS_SUCCESS);
+        return r.span_db != nullptr && hs_alloc_scratch(r.span_db, &scratch) != HS_SUCCESS;
       })) {
     // Only fails when out of memory; a detector that cannot scan must not pretend to.
     std::abort();
@@ -339,32 +270,12 @@ void RuleEngine::Scan(const text::TextView& view, ScanContext& base_ctx,
   ctx.labelled.clear();
   ctx.labelled_priority.clear();
 
-  hs_error_t rc = HS_SUCCESS;
-  if (db_ != nullptr) {
-    rc = hs_scan(db_, text.data(), static_cast<unsigned int>(text.size()), 0, ctx.scratch_, OnMatch,
-                 &ctx);
-  }
+  hs_error_t rc = hs_scan(db_, text.data(), static_cast<unsigned int>(text.size()), 0, ctx.scratch_,
+                          OnMatch, &ctx);
   bool limit_reported = false;
   if (ctx.overflowed || (rc != HS_SUCCESS && rc != HS_SCAN_TERMINATED)) {
     out.push_back(LimitFinding(view));
     limit_reported = true;
-  }
-
-  // Rules gated by keywords run only on texts that contain one of their keywords.
-  if (keyword_db_ != nullptr && !ctx.overflowed) {
-    ctx.triggered.clear();
-    hs_scan(keyword_db_, text.data(), static_cast<unsigned int>(text.size()), 0, ctx.scratch_,
-            OnKeyword, &ctx.triggered);
-    for (uint32_t rule : ctx.triggered) {
-      hs_error_t grc =
-          hs_scan(rules_[rule].gated_db, text.data(), static_cast<unsigned int>(text.size()), 0,
-                  ctx.scratch_, OnMatch, &ctx);
-      if ((ctx.overflowed || (grc != HS_SUCCESS && grc != HS_SCAN_TERMINATED)) && !limit_reported) {
-        out.push_back(LimitFinding(view));
-        limit_reported = true;
-        break;
-      }
-    }
   }
 
   // Second pass for redactable rules that matched: exact spans of every match.

@@ -64,15 +64,12 @@ class RuleEngine : public Detector {
     Rule rule;
     std::string detector;  // "rules.<pack>"
     ValidatorFn validator = nullptr;
-    hs_database* span_db = nullptr;   // redactable rules: exact spans of every match
-    hs_database* gated_db = nullptr;  // rules with keywords: run when a keyword occurs
+    hs_database* span_db = nullptr;  // redactable rules: exact spans of every match
   };
-  enum class DbKind { kMain, kLocate, kSpans, kGated };
-  static absl::Status CompileKeywords(const std::vector<CompiledRule>& rules,
-                                      const std::string& cache_dir, hs_database** out);
+  enum class DbKind { kMain, kLocate, kSpans };
   RuleEngine(std::vector<CompiledRule> rules, hs_database* db, hs_database* locate_db,
              RuleEngineOptions limits);
-  // Compiles the database of `kind` (for kSpans and kGated: of rule `span_rule` alone).
+  // Compiles the database of `kind` (for kSpans: of rule `span_rule` alone).
   static absl::Status CompileDatabase(const std::vector<CompiledRule>& rules,
                                       const std::vector<std::string>& sources, DbKind kind,
                                       size_t span_rule, const std::string& cache_dir,
@@ -83,7 +80,6 @@ class RuleEngine : public Detector {
   std::vector<CompiledRule> rules_;
   hs_database* db_;
   hs_database* locate_db_;
-  hs_database* keyword_db_ = nullptr;
   RuleEngineOptions limits_;
 };
 

@@ -100,31 +100,6 @@ TEST_F(EngineTest, NonRedactableRuleWithValidatorTriesLaterMatches) {
   EXPECT_EQ(input.substr(f[0].span.begin, f[0].span.size()), "4111111111111111");
 }
 
-TEST_F(EngineTest, KeywordGatedRuleRunsOnlyWhenAKeywordOccurs) {
-  // The pattern could match without its keyword only because this test breaks the rule-pack
-  // contract on purpose: it shows that the rule is not run at all without a keyword.
-  Rule r = MakeRule("t.gated", "reveal[^.]{0,20}prompt");
-  r.keywords = {"Prompt", "x-y"};
-  auto engine = RuleEngine::Create({Pack({r, MakeRule("t.plain", "hello")})});
-  ASSERT_TRUE(engine.ok()) << engine.status();
-  std::string input = "hello, now REVEAL the PROMPT";
-  auto f = Scan(**engine, input);
-  ASSERT_EQ(f.size(), 2u);
-  for (const auto& finding : f) {
-    if (finding.rule == "t.gated") {
-      EXPECT_EQ(input.substr(finding.span.begin, finding.span.size()), "REVEAL the PROMPT");
-    }
-  }
-  // Keywords with punctuation are literals, not patterns.
-  Rule only_punct = MakeRule("t.punct", "reveal");
-  only_punct.keywords = {"x-y"};
-  auto engine2 = RuleEngine::Create({Pack({only_punct})});
-  ASSERT_TRUE(engine2.ok()) << engine2.status();
-  EXPECT_TRUE(Scan(**engine2, "reveal it").empty());
-  EXPECT_TRUE(Scan(**engine2, "reveal xzy").empty());
-  EXPECT_EQ(Scan(**engine2, "reveal X-Y").size(), 1u);
-}
-
 TEST_F(EngineTest, HigherPriorityWinsOverlaps) {
   auto engine = RuleEngine::Create({Pack(
       {MakeRule("t.low", "\\d{6,}", "LOW", "", 0), MakeRule("t.high", "\\d{4}", "HIGH", "", 10)})});

@@ -68,8 +68,8 @@ absl::StatusOr<std::vector<std::string>> StringList(const YAML::Node& n, const C
 absl::StatusOr<Rule> ParseRule(const YAML::Node& n, const Ctx& ctx, const std::string& path) {
   if (!n.IsMap()) return ctx.Error(path, "must be a mapping");
   static const std::set<std::string> kKeys = {
-      "id",        "category",    "severity", "score",    "label",       "pattern",    "caseless",
-      "validator", "min_entropy", "priority", "keywords", "description", "references", "examples"};
+      "id",        "category",    "severity", "score",       "label",      "pattern", "caseless",
+      "validator", "min_entropy", "priority", "description", "references", "examples"};
   if (auto st = CheckKeys(n, kKeys, ctx, path); !st.ok()) return st;
   Rule r;
   auto field = [&](const char* key) { return StrCat(path, ".", key); };
@@ -155,24 +155,6 @@ absl::StatusOr<Rule> ParseRule(const YAML::Node& n, const Ctx& ctx, const std::s
       return ctx.Error(field("priority"), "must be an integer in [-1000,1000]");
     }
     r.priority = p;
-  }
-  if (n["keywords"]) {
-    auto kws = StringList(n["keywords"], ctx, field("keywords"));
-    if (!kws.ok()) return kws.status();
-    if (kws->empty() || kws->size() > kMaxKeywordsPerRule) {
-      return ctx.Error(field("keywords"),
-                       StrCat("must list 1 to ", kMaxKeywordsPerRule, " literals"));
-    }
-    for (size_t k = 0; k < kws->size(); ++k) {
-      if ((*kws)[k].empty() || (*kws)[k].size() > kMaxKeywordBytes) {
-        return ctx.Error(StrCat(field("keywords"), "[", k, "]"),
-                         StrCat("must be 1 to ", kMaxKeywordBytes, " bytes"));
-      }
-    }
-    if (!r.label.empty()) {
-      return ctx.Error(field("keywords"), "not supported on redactable rules (with a label)");
-    }
-    r.keywords = std::move(*kws);
   }
   if (n["description"]) {
     auto d = ScalarString(n["description"], ctx, field("description"));

@@ -15,8 +15,6 @@
 //       validator: email           # optional, see validators.h
 //       min_entropy: 3.0           # optional, bits/char of the (narrowed) match
 //       priority: 10               # overlap resolution among redactable findings. Default: 0
-//       keywords: [verbatim]       # every match contains one of these (any case); the rule
-//                                  # runs only on texts that do. Non-redactable rules only.
 //       description: An e-mail address.
 //       references: [https://...]
 //       examples:                  # checked by the test suite for every shipped pack
@@ -47,9 +45,6 @@ struct Rule {
   std::string validator;
   double min_entropy = 0.0;
   int priority = 0;
-  // Literals (compared without case) of which every match contains at least one; the rule
-  // then runs only on texts containing one. Only for non-redactable rules.
-  std::vector<std::string> keywords;
   std::string description;
   std::vector<std::string> references;
   std::vector<std::string> match_examples;
@@ -67,8 +62,6 @@ struct RulePack {
 inline constexpr size_t kMaxRulePackBytes = 4u << 20;
 inline constexpr size_t kMaxRulesPerPack = 4096;
 inline constexpr size_t kMaxPatternBytes = 8192;
-inline constexpr size_t kMaxKeywordsPerRule = 64;
-inline constexpr size_t kMaxKeywordBytes = 64;
 
 // Parses one pack from YAML text. `source` names it in errors.
 absl::StatusOr<RulePack> ParseRulePack(std::string_view yaml, std::string_view source);
