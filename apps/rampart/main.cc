@@ -10,6 +10,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   rampart::cli::RegisterScan(app);
   rampart::cli::RegisterEval(app);
+  rampart::cli::RegisterScanModel(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,0 +1,396 @@
+#include "supply/model_scanner.h"
+
+#include <zlib.h>
+
+#include <algorithm>
+#include <unordered_map>
+
+#include "common/strings.h"
+
+namespace rampart::supply {
+
+Severity ScanReport::MaxSeverity() const {
+  Severity s = Severity::kInfo;
+  for (const auto& f : findings) s = std::max(s, f.severity);
+  return s;
+}
+
+namespace {
+
+std::string_view OpcodeName(uint8_t op) {
+  switch (op) {
+    case 'c':
+      return "GLOBAL";
+    case 'i':
+      return "INST";
+    case 'o':
+      return "OBJ";
+    case 0x93:
+      return "STACK_GLOBAL";
+    case 'R':
+      return "REDUCE";
+    case 0x81:
+      return "NEWOBJ";
+    case 0x92:
+      return "NEWOBJ_EX";
+    case 'b':
+      return "BUILD";
+    case 0x82:
+      return "EXT1";
+    case 0x83:
+      return "EXT2";
+    case 0x84:
+      return "EXT4";
+    case 'a':
+      return "APPEND";
+    case 'e':
+      return "APPENDS";
+    case 's':
+      return "SETITEM";
+    case 'u':
+      return "SETITEMS";
+    case 0x90:
+      return "ADDITEMS";
+    case 0x95:
+      return "FRAME";
+    default:
+      return "opcode";
+  }
+}
+
+std::string Join(std::string_view parent, std::string_view child) {
+  if (parent.empty()) return std::string(child);
+  return StrCat(parent, "!", child);
+}
+
+Severity ZipIssueSeverity(std::string_view id) {
+  if (id == "zip.unsupported") return Severity::kMedium;
+  return Severity::kHigh;
+}
+
+}  // namespace
+
+// One Scan(): the report under construction and the recursion.
+class ScanSession {
+ public:
+  ScanSession(const ScanOptions& options, ScanReport* report)
+      : options_(options), report_(report) {}
+
+  void ScanAny(std::string_view data, const std::string& location, uint32_t depth, bool strict,
+               Format* format_out);
+
+  void Add(ModelFinding f) { report_->findings.push_back(std::move(f)); }
+  void Incomplete(std::string what) { report_->incomplete.push_back(std::move(what)); }
+
+  void ScanPickle(std::string_view data, const std::string& location, uint32_t depth);
+  void ScanZip(std::string_view data, const std::string& location, uint32_t depth);
+  void ScanGzip(std::string_view data, const std::string& location, uint32_t depth);
+  void ScanNpy(std::string_view data, const std::string& location, uint32_t depth);
+
+  const ScanOptions& options_;
+  ScanReport* report_;
+};
+
+namespace {
+
+// Turns VM events into findings for one pickle, merging repeats.
+class PolicyVisitor : public PickleVisitor {
+ public:
+  PolicyVisitor(ScanSession& session, const std::string& location, uint32_t depth)
+      : s_(session), location_(location), depth_(depth) {}
+
+  void OnEvent(const PickleEvent& e) override {
+    const ImportPolicy& policy = s_.options_.policy;
+    switch (e.kind) {
+      case PickleEventKind::kImport: {
+        ++s_.report_->imports;
+        ImportClass c = policy.Classify(e.module, e.name);
+        if (c.verdict == ImportVerdict::kAllowed) return;
+        if (c.verdict == ImportVerdict::kDenied) {
+          Emit("pickle.import.denied", c.severity, e.offset, c.canonical,
+               StrCat(c.reason, " (", OpcodeName(e.opcode), ")"));
+        } else {
+          Emit("pickle.import.unknown", Severity::kMedium, e.offset, c.canonical,
+               StrCat("import not on the allowlist (", OpcodeName(e.opcode), ")"));
+        }
+        return;
+      }
+      case PickleEventKind::kUnresolved:
+        Emit("pickle.unresolved_global", Severity::kCritical, e.offset,
+             StrCat(e.module.empty() ? "?" : e.module, ".", e.name.empty() ? "?" : e.name),
+             StrCat("STACK_GLOBAL import that cannot be resolved statically: ", e.detail));
+        return;
+      case PickleEventKind::kExtCode:
+        Emit("pickle.ext_code", Severity::kHigh, e.offset, StrCat("ext:", e.number),
+             StrCat("import through the copyreg extension registry (", OpcodeName(e.opcode),
+                    "); the target depends on the loading process"));
+        return;
+      case PickleEventKind::kCall:
+        OnCall(e);
+        return;
+      case PickleEventKind::kAnomaly:
+        Emit("pickle.anomaly", Severity::kMedium, e.offset, std::string(OpcodeName(e.opcode)),
+             StrCat(e.detail, ": CPython's C and Python unpicklers disagree on this input"));
+        return;
+      case PickleEventKind::kTrailing:
+        Emit("pickle.trailing_data", Severity::kLow, e.offset, "",
+             StrCat(e.number,
+                    " bytes after the last pickle do not look like a pickle "
+                    "(legacy PyTorch storage data, or padding)"));
+        return;
+    }
+  }
+
+ private:
+  void OnCall(const PickleEvent& e) {
+    ++s_.report_->calls;
+    if (e.module.empty() && e.name.empty()) {
+      Emit("pickle.call", Severity::kHigh, e.offset, "<computed>",
+           StrCat(OpcodeName(e.opcode), " calls a value computed by the pickle (not a plain ",
+                  "import): its target cannot be known statically"));
+      return;
+    }
+    ImportClass c = s_.options_.policy.Classify(e.module, e.name);
+    if (c.verdict == ImportVerdict::kAllowed) return;
+    if (c.verdict == ImportVerdict::kDenied) {
+      Emit("pickle.call", c.severity, e.offset, c.canonical,
+           StrCat(OpcodeName(e.opcode), " calls a denied global: ", c.reason));
+    }
+    if (c.nested_deserializer && !e.arg_bytes.empty()) {
+      std::string where = StrCat(location_.empty() ? "" : location_, location_.empty() ? "" : "!",
+                                 "bytes@", e.arg_bytes_offset);
+      if (depth_ + 1 > s_.options_.max_depth) {
+        Emit("pickle.limit", Severity::kHigh, e.arg_bytes_offset, c.canonical,
+             "nested payload deeper than max_depth; not scanned");
+        s_.Incomplete(StrCat(where, ": nested payload deeper than max_depth"));
+        return;
+      }
+      Format f = Format::kUnknown;
+      s_.ScanAny(e.arg_bytes, where, depth_ + 1, /*strict=*/false, &f);
+    }
+  }
+
+  void Emit(std::string_view id, Severity sev, uint64_t offset, std::string subject,
+            std::string message) {
+    std::string key = StrCat(id, "\x1f", subject);
+    auto it = seen_.find(key);
+    if (it != seen_.end()) {
+      ModelFinding& f = s_.report_->findings[it->second];
+      ++f.count;
+      f.severity = std::max(f.severity, sev);
+      return;
+    }
+    if (seen_.size() >= s_.options_.max_findings) {
+      if (overflow_ == SIZE_MAX) {
+        overflow_ = s_.report_->findings.size();
+        s_.Add(ModelFinding{"pickle.limit", Severity::kHigh, location_, offset, "findings",
+                            "more distinct findings than max_findings; the rest are counted here",
+                            0});
+      }
+      ModelFinding& f = s_.report_->findings[overflow_];
+      ++f.count;
+      f.severity = std::max(f.severity, sev);
+      return;
+    }
+    seen_.emplace(std::move(key), s_.report_->findings.size());
+    s_.Add(ModelFinding{std::string(id), sev, location_, offset, std::move(subject),
+                        std::move(message), 1});
+  }
+
+  ScanSession& s_;
+  const std::string& location_;
+  uint32_t depth_;
+  std::unordered_map<std::string, size_t> seen_;
+  size_t overflow_ = SIZE_MAX;
+};
+
+}  // namespace
+
+void ScanSession::ScanAny(std::string_view data, const std::string& location, uint32_t depth,
+                          bool strict, Format* format_out) {
+  Format f = Sniff(data, strict);
+  *format_out = f;
+  switch (f) {
+    case Format::kPickle:
+      ScanPickle(data, location, depth);
+      return;
+    case Format::kZip:
+    case Format::kGzip:
+    case Format::kNpy:
+      if (depth + 1 > options_.max_depth) {
+        Add(ModelFinding{"container.depth", Severity::kHigh, location, 0,
+                         std::string(FormatName(f)),
+                         "containers nested deeper than max_depth; not opened", 1});
+        Incomplete(StrCat(location.empty() ? "file" : location, ": ", FormatName(f),
+                          " nested deeper than max_depth"));
+        return;
+      }
+      if (f == Format::kZip) ScanZip(data, location, depth + 1);
+      if (f == Format::kGzip) ScanGzip(data, location, depth + 1);
+      if (f == Format::kNpy) ScanNpy(data, location, depth + 1);
+      return;
+    case Format::kEmpty:
+    case Format::kUnknown:
+      return;
+  }
+}
+
+void ScanSession::ScanPickle(std::string_view data, const std::string& location, uint32_t depth) {
+  PolicyVisitor visitor(*this, location, depth);
+  PickleVm vm(options_.pickle);
+  PickleRunResult r = vm.Run(data, visitor);
+  report_->opcodes += r.opcodes;
+  report_->pickles += r.pickles;
+  if (r.outcome == PickleOutcome::kComplete) return;
+  std::string id = StrCat("pickle.", PickleOutcomeName(r.outcome));
+  std::string what = StrCat(PickleOutcomeName(r.outcome), " at byte ", r.error_offset, ": ",
+                            r.error, "; everything before it was scanned, nothing after");
+  Add(ModelFinding{id, Severity::kHigh, location, r.error_offset, "", what, 1});
+  Incomplete(StrCat(location.empty() ? "pickle" : location, ": ", what));
+}
+
+void ScanSession::ScanZip(std::string_view data, const std::string& location, uint32_t depth) {
+  ZipReader zip = ZipReader::Open(data, options_.zip);
+  auto add_issue = [&](const ZipIssue& i) {
+    Severity sev = ZipIssueSeverity(i.id);
+    Add(ModelFinding{i.id, sev, location, i.offset, i.entry, i.message, 1});
+    if (i.id != "zip.inconsistent") {
+      Incomplete(StrCat(Join(location, i.entry.empty() ? "zip" : i.entry), ": ", i.message));
+    }
+  };
+  for (const ZipIssue& i : zip.issues()) add_issue(i);
+  if (!zip.ok()) return;
+  std::string storage;
+  for (const ZipEntry& e : zip.entries()) {
+    if (!e.name.empty() && e.name.back() == '/' && e.uncompressed_size == 0) continue;
+    std::string_view contents;
+    std::vector<ZipIssue> issues;
+    bool got = zip.Extract(e, &storage, &contents, &issues);
+    for (const ZipIssue& i : issues) add_issue(i);
+    if (!got) continue;
+    Format f = Format::kUnknown;
+    ScanAny(contents, Join(location, e.name), depth, /*strict=*/true, &f);
+  }
+}
+
+void ScanSession::ScanGzip(std::string_view data, const std::string& location, uint32_t depth) {
+  std::string out;
+  z_stream zs{};
+  if (inflateInit2(&zs, 16 + MAX_WBITS) != Z_OK) {
+    Incomplete(StrCat(Join(location, "gzip"), ": zlib initialization failed"));
+    return;
+  }
+  uint64_t fed = 0;
+  auto refill = [&] {
+    if (zs.avail_in == 0 && fed < data.size()) {
+      uInt n = static_cast<uInt>(std::min<uint64_t>(data.size() - fed, 1u << 30));
+      zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data() + fed));
+      zs.avail_in = n;
+      fed += n;
+    }
+  };
+  bool limit = false, done = false;
+  constexpr size_t kChunk = 1 << 16;
+  while (true) {
+    refill();
+    size_t old = out.size();
+    if (old >= options_.max_gzip_bytes) {
+      limit = true;
+      break;
+    }
+    out.resize(old + kChunk);
+    zs.next_out = reinterpret_cast<Bytef*>(out.data() + old);
+    zs.avail_out = kChunk;
+    int rc = inflate(&zs, Z_NO_FLUSH);
+    out.resize(old + (kChunk - zs.avail_out));
+    const uint64_t consumed = fed - zs.avail_in;
+    if (out.size() > options_.zip.ratio_exempt_bytes &&
+        out.size() / std::max<uint64_t>(consumed, 1) > options_.zip.max_ratio) {
+      limit = true;
+      break;
+    }
+    if (rc == Z_STREAM_END) {
+      refill();
+      if (zs.avail_in == 0) {
+        done = true;
+        break;
+      }
+      // Another member: gzip -d and Python's gzip module read them all.
+      if (inflateReset(&zs) != Z_OK) break;
+      continue;
+    }
+    if (rc != Z_OK && rc != Z_BUF_ERROR) break;                              // corrupt
+    if (rc == Z_BUF_ERROR && zs.avail_in == 0 && fed >= data.size()) break;  // truncated
+  }
+  inflateEnd(&zs);
+  std::string where = Join(location, "gzip");
+  if (limit) {
+    Add(ModelFinding{"gzip.limit", Severity::kHigh, location, 0, "",
+                     "gzip stream exceeds the size or ratio limit; not scanned", 1});
+    Incomplete(StrCat(where, ": over the decompression limit"));
+    return;
+  }
+  if (!done) {
+    Add(ModelFinding{"gzip.malformed", Severity::kHigh, location, fed - zs.avail_in, "",
+                     "gzip stream is corrupt or truncated; the part inflated was scanned", 1});
+    Incomplete(StrCat(where, ": corrupt or truncated gzip stream"));
+  }
+  Format f = Format::kUnknown;
+  ScanAny(out, where, depth, /*strict=*/false, &f);
+}
+
+void ScanSession::ScanNpy(std::string_view data, const std::string& location, uint32_t depth) {
+  // \x93NUMPY, major, minor, header length (2 bytes in 1.x, 4 bytes in 2.x and 3.x), header.
+  auto malformed = [&](std::string_view why) {
+    Add(ModelFinding{"npy.malformed", Severity::kHigh, location, 0, "", std::string(why), 1});
+    Incomplete(StrCat(location.empty() ? "npy" : location, ": ", why));
+  };
+  if (data.size() < 10) return malformed("header truncated");
+  const unsigned major = static_cast<unsigned char>(data[6]);
+  uint64_t header_len = 0, start = 0;
+  if (major == 1) {
+    header_len =
+        static_cast<unsigned char>(data[8]) | (uint64_t{static_cast<unsigned char>(data[9])} << 8);
+    start = 10;
+  } else if (major == 2 || major == 3) {
+    if (data.size() < 12) return malformed("header truncated");
+    for (int i = 0; i < 4; ++i) {
+      header_len |= uint64_t{static_cast<unsigned char>(data[8 + i])} << (8 * i);
+    }
+    start = 12;
+  } else {
+    return malformed(StrCat("unknown .npy version ", major));
+  }
+  if (header_len > data.size() - start) return malformed("header longer than the file");
+  std::string_view header = data.substr(start, header_len);
+  size_t descr = header.find("descr");
+  if (descr == std::string_view::npos) return malformed("header has no descr");
+  // Object arrays ('|O', or 'O' fields of a structured dtype) are pickled after the header,
+  // and numpy.load(allow_pickle=True) unpickles them.
+  std::string_view rest = header.substr(descr);
+  size_t stop = std::min({rest.find("fortran_order"), rest.find("shape"), rest.size()});
+  std::string_view descr_value = rest.substr(0, stop);
+  bool object = descr_value.find("O'") != std::string_view::npos ||
+                descr_value.find("O\"") != std::string_view::npos;
+  if (!object) return;
+  std::string where = Join(location, "npy-objects");
+  std::string_view payload = data.substr(start + header_len);
+  if (payload.empty()) return;
+  ScanPickle(payload, where, depth);
+}
+
+ScanReport ModelScanner::Scan(std::string_view data) const {
+  ScanReport report;
+  ScanSession session(options_, &report);
+  session.ScanAny(data, "", 0, /*strict=*/false, &report.format);
+  if (report.format == Format::kUnknown) {
+    report.findings.push_back(ModelFinding{"file.unrecognized", Severity::kLow, "", 0, "",
+                                           "format not recognized; not scanned", 1});
+  } else if (report.format == Format::kEmpty) {
+    report.findings.push_back(
+        ModelFinding{"file.empty", Severity::kLow, "", 0, "", "empty file", 1});
+  }
+  return report;
+}
+
+}  // namespace rampart::supply

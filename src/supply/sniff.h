@@ -1,0 +1,29 @@
+// Content-based format detection for model artifacts. File names are never consulted: a
+// pickle renamed `.safetensors` is still a pickle.
+//
+// Thread safety: stateless functions.
+#pragma once
+
+#include <string_view>
+
+namespace rampart::supply {
+
+enum class Format : uint8_t {
+  kUnknown,
+  kEmpty,
+  kPickle,  // raw pickle stream (protocols 0-5), legacy PyTorch files included
+  kZip,     // ZIP archive (PyTorch's default format, NumPy .npz ...)
+  kGzip,
+  kNpy,  // NumPy .npy array
+};
+
+// Stable lower-case names: "unknown", "empty", "pickle", "zip", "gzip", "npy".
+std::string_view FormatName(Format f);
+
+// Detects the format of `data` from its bytes. `strict_pickle` (used for archive members)
+// requires a pickle to interpret cleanly for a few opcodes even when it starts with PROTO;
+// otherwise PROTO with a known version is enough. A ZIP is recognized by its local header
+// signature at the start or by an end-of-central-directory record near the end.
+Format Sniff(std::string_view data, bool strict_pickle);
+
+}  // namespace rampart::supply

@@ -1,0 +1,102 @@
+// Runs the real `rampart scan-model` binary: exit codes 0 (clean), 1 (findings at or above
+// --fail-on), 2 (something could not be read in full), JSON output and directory walking.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <boost/json.hpp>
+#include <cstdio>
+#include <fstream>
+#include <string>
+
+namespace {
+
+struct Result {
+  int exit_code = -1;
+  std::string out;
+};
+
+Result RunRampart(const std::string& args) {
+  std::string cmd = std::string(RAMPART_BINARY) + " " + args + " 2>/dev/null";
+  Result r;
+  FILE* p = popen(cmd.c_str(), "r");
+  if (p == nullptr) return r;
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
+  int status = pclose(p);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+std::string Dir() {
+  std::string d =
+      std::string(::testing::TempDir()) + "/rampart_scan_model_" + std::to_string(getpid());
+  mkdir(d.c_str(), 0700);
+  return d;
+}
+
+std::string Write(const std::string& name, const std::string& content) {
+  std::string path = Dir() + "/" + name;
+  std::ofstream(path, std::ios::binary) << content;
+  return path;
+}
+
+// PROTO 2, EMPTY_DICT, STOP.
+const std::string kCleanPickle("\x80\x02}.", 4);
+// cos\nsystem\n(S'id'\ntR.  (os.system("id"), protocol 0)
+const std::string kEvilPickle = "cos\nsystem\n(S'id'\ntR.";
+// PROTO 2, GLOBAL sklearn.linear_model LogisticRegression, EMPTY_TUPLE, REDUCE, STOP: an
+// import that is not on the allowlist (medium) but not denied.
+const std::string kUnknownPickle =
+    std::string("\x80\x02", 2) + "csklearn.linear_model\nLogisticRegression\n)R.";
+
+TEST(ScanModelCli, CleanPickleExitsZero) {
+  Result r = RunRampart("scan-model " + Write("clean.bin", kCleanPickle));
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+}
+
+TEST(ScanModelCli, MaliciousPickleExitsOneAndNamesTheImport) {
+  Result r = RunRampart("scan-model " + Write("evil.safetensors", kEvilPickle));
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  EXPECT_NE(r.out.find("os.system"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("critical"), std::string::npos) << r.out;
+}
+
+TEST(ScanModelCli, FailOnRaisesTheThreshold) {
+  std::string path = Write("unknown.pkl", kUnknownPickle);
+  EXPECT_EQ(RunRampart("scan-model " + path).exit_code, 1);
+  EXPECT_EQ(RunRampart("scan-model --fail-on high " + path).exit_code, 0);
+  EXPECT_EQ(RunRampart("scan-model --fail-on bogus " + path).exit_code, 2);
+}
+
+TEST(ScanModelCli, TruncatedOrMissingFilesExitTwo) {
+  std::string truncated = Write("truncated.pkl", kEvilPickle.substr(0, kEvilPickle.size() - 3));
+  Result r = RunRampart("scan-model " + truncated);
+  EXPECT_EQ(r.exit_code, 2) << r.out;
+  EXPECT_NE(r.out.find("truncated"), std::string::npos) << r.out;
+  EXPECT_EQ(RunRampart("scan-model /nonexistent/model.pt").exit_code, 2);
+}
+
+TEST(ScanModelCli, JsonReportsEveryFileOfADirectory) {
+  std::string dir = Dir() + "/tree";
+  mkdir(dir.c_str(), 0700);
+  mkdir((dir + "/sub").c_str(), 0700);
+  std::ofstream(dir + "/a.pkl", std::ios::binary) << kCleanPickle;
+  std::ofstream(dir + "/sub/b.bin", std::ios::binary) << kEvilPickle;
+  Result r = RunRampart("scan-model --format json " + dir);
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  auto doc = boost::json::parse(r.out).as_object();
+  auto& files = doc["files"].as_array();
+  ASSERT_EQ(files.size(), 2u);
+  EXPECT_TRUE(files[0].as_object()["findings"].as_array().empty());
+  auto& f = files[1].as_object()["findings"].as_array().at(0).as_object();
+  EXPECT_EQ(f["id"].as_string(), "pickle.import.denied");
+  EXPECT_EQ(f["subject"].as_string(), "os.system");
+  EXPECT_EQ(f["severity"].as_string(), "critical");
+  EXPECT_EQ(doc["exit_code"].as_int64(), 1);
+}
+
+}  // namespace
