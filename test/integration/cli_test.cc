@@ -10,27 +10,12 @@
 #include <fstream>
 #include <string>
 
+#include "run_rampart.h"
+
 namespace {
 
-struct Result {
-  int exit_code = -1;
-  std::string out;
-};
-
-// Runs `rampart <args>` with stderr discarded (or kept when `with_stderr`).
-Result RunRampart(const std::string& args, bool with_stderr = false) {
-  std::string cmd =
-      std::string(RAMPART_BINARY) + " " + args + (with_stderr ? " 2>&1" : " 2>/dev/null");
-  Result r;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (p == nullptr) return r;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  int status = pclose(p);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
+using rampart::testing::RunRampart;
+using Result = rampart::testing::RunResult;
 
 std::string Temp(const std::string& name, const std::string& content) {
   std::string path =
