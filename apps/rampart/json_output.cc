@@ -1,5 +1,7 @@
 #include "json_output.h"
 
+#include <cmath>
+
 namespace rampart::cli {
 
 boost::json::object FindingToJson(const Finding& f) {
@@ -8,7 +10,8 @@ boost::json::object FindingToJson(const Finding& f) {
   o["rule"] = f.rule;
   o["category"] = std::string(CategoryName(f.category));
   o["severity"] = std::string(SeverityName(f.severity));
-  o["score"] = static_cast<double>(f.score);
+  // Scores are stored as float; three decimals say all they mean.
+  o["score"] = std::round(static_cast<double>(f.score) * 1000.0) / 1000.0;
   if (!f.field.empty()) o["field"] = f.field;
   o["start"] = f.span.begin;
   o["end"] = f.span.end;
