@@ -281,6 +281,12 @@ inline int EncodeUtf8(char32_t c, char* out) {
   return 4;
 }
 
+// NFKC expands a few code points up to 18-fold (U+FDFA). Ordinary text grows by a few
+// percent at most; an output beyond this many times the input (plus slack for short inputs)
+// only comes from input built to exhaust memory, and is refused.
+constexpr size_t kMaxExpansion = 4;
+constexpr size_t kExpansionSlack = 64 * 1024;
+
 class Pass {
  public:
   Pass(const NormalizerOptions& options, const UNormalizer2* nfkc, const ConfusableTable* table,
@@ -288,6 +294,7 @@ class Pass {
       : options_(options), nfkc_(nfkc), table_(table), out_(out) {}
 
   absl::Status Run(std::string_view input) {
+    max_output_ = kMaxExpansion * input.size() + kExpansionSlack;
     const char* p = input.data();
     const size_t n = input.size();
     size_t i = 0;
@@ -343,13 +350,20 @@ class Pass {
         if (!Flush()) return Internal();
       }
       Append(c, b, e);
+      if (out_.text.size() > max_output_) return TooLarge(input.size());
     }
     if (!Flush()) return Internal();
+    if (out_.text.size() > max_output_) return TooLarge(input.size());
     return absl::OkStatus();
   }
 
  private:
   static absl::Status Internal() { return absl::InternalError("ICU normalization failed"); }
+  static absl::Status TooLarge(size_t input_bytes) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("normalized form of a ", input_bytes, "-byte input exceeds ", kMaxExpansion,
+                     "x its size; refusing an input built to exhaust memory"));
+  }
 
   void Append(char32_t c, uint32_t b, uint32_t e) {
     if (seg_len_ == 0) seg_begin_ = b;
@@ -455,6 +469,7 @@ class Pass {
   const UNormalizer2* nfkc_;
   const ConfusableTable* table_;
   NormalizedText& out_;
+  size_t max_output_ = 0;
 
   UChar seg_[kMaxSegment];
   int32_t seg_len_ = 0;

@@ -81,7 +81,8 @@ class Normalizer {
 
   // Normalizes `input` into `out`. Errors: InvalidArgument for invalid UTF-8 when
   // replacement is off (the message names the byte offset, never the bytes);
-  // ResourceExhausted when input exceeds max_input_bytes.
+  // ResourceExhausted when input exceeds max_input_bytes, or when its normalized form would
+  // be more than 4 times its size (plus 64 KiB): only inputs built to exhaust memory do that.
   absl::Status Normalize(std::string_view input, NormalizedText& out) const;
 
   const NormalizerOptions& options() const { return options_; }

@@ -440,3 +440,24 @@ TEST(HiddenKindName, IsStable) {
 
 }  // namespace
 }  // namespace rampart::text
+
+namespace rampart::text {
+namespace {
+
+TEST(Normalizer, RefusesInputsWhoseNormalFormExplodes) {
+  // U+FDFA (3 bytes) becomes 18 code points (33 bytes) under NFKC.
+  std::string bomb;
+  for (int i = 0; i < 100000; ++i) bomb += "\xEF\xB7\xBA";
+  Normalizer normalizer;
+  NormalizedText out;
+  absl::Status st = normalizer.Normalize(bomb, out);
+  EXPECT_EQ(st.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_TRUE(out.text.empty());
+  // A handful of them in ordinary text is fine.
+  std::string ok = "Dear friend \xEF\xB7\xBA, thank you.";
+  EXPECT_TRUE(normalizer.Normalize(ok, out).ok());
+  EXPECT_GT(out.text.size(), ok.size());
+}
+
+}  // namespace
+}  // namespace rampart::text
