@@ -25,6 +25,24 @@ std::string ResolveRulesDir(const std::string& flag) {
   return RAMPART_INSTALL_RULES_DIR;
 }
 
+std::string ForTerminal(std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(s.size());
+  for (unsigned char c : s) {
+    if (c == '\\') {
+      out += "\\\\";
+    } else if (c >= 0x20 && c < 0x7f) {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out += "\\x";
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+    }
+  }
+  return out;
+}
+
 int ReportError(const char* cmd, const absl::Status& status) {
   std::fprintf(stderr, "rampart %s: %.*s\n", cmd, static_cast<int>(status.message().size()),
                status.message().data());

@@ -158,11 +158,12 @@ boost::json::object ToJson(const FileResult& r) {
 
 void PrintTable(const FileResult& r) {
   if (!r.read_error.empty()) {
-    std::printf("%s: NOT SCANNED: %s\n", r.path.c_str(), r.read_error.c_str());
+    std::printf("%s: NOT SCANNED: %s\n", ForTerminal(r.path).c_str(),
+                ForTerminal(r.read_error).c_str());
     return;
   }
   const auto& rep = r.report;
-  std::printf("%s: %s, %zu finding(s)%s\n", r.path.c_str(),
+  std::printf("%s: %s, %zu finding(s)%s\n", ForTerminal(r.path).c_str(),
               std::string(supply::FormatName(rep.format)).c_str(), rep.findings.size(),
               rep.complete() ? "" : ", INCOMPLETE");
   if (!rep.findings.empty()) {
@@ -173,14 +174,17 @@ void PrintTable(const FileResult& r) {
     std::stable_sort(sorted.begin(), sorted.end(),
                      [](auto* a, auto* b) { return a->severity > b->severity; });
     for (const auto* f : sorted) {
-      std::printf(
-          "  %-9s %-24s %-28s %-10lu %-36s %lu\n", std::string(SeverityName(f->severity)).c_str(),
-          f->id.c_str(), f->location.empty() ? "-" : f->location.c_str(),
-          static_cast<unsigned long>(f->offset), f->subject.empty() ? "-" : f->subject.c_str(),
-          static_cast<unsigned long>(f->count));
+      std::printf("  %-9s %-24s %-28s %-10lu %-36s %lu\n",
+                  std::string(SeverityName(f->severity)).c_str(), f->id.c_str(),
+                  f->location.empty() ? "-" : ForTerminal(f->location).c_str(),
+                  static_cast<unsigned long>(f->offset),
+                  f->subject.empty() ? "-" : ForTerminal(f->subject).c_str(),
+                  static_cast<unsigned long>(f->count));
     }
   }
-  for (const auto& s : rep.incomplete) std::printf("  not fully read: %s\n", s.c_str());
+  for (const auto& s : rep.incomplete) {
+    std::printf("  not fully read: %s\n", ForTerminal(s).c_str());
+  }
 }
 
 int RunScanModel(const ScanModelFlags& flags) {
@@ -213,7 +217,8 @@ int RunScanModel(const ScanModelFlags& flags) {
       failed = true;
     }
     if (!r.read_error.empty()) {
-      std::fprintf(stderr, "rampart scan-model: %s: %s\n", r.path.c_str(), r.read_error.c_str());
+      std::fprintf(stderr, "rampart scan-model: %s: %s\n", ForTerminal(r.path).c_str(),
+                   ForTerminal(r.read_error).c_str());
     }
     if (flags.format == "table") PrintTable(r);
   }

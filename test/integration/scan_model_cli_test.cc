@@ -87,3 +87,18 @@ TEST(ScanModelCli, JsonReportsEveryFileOfADirectory) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(ScanModelCli, UntrustedNamesCannotWriteEscapeSequencesToTheTerminal) {
+  // A protocol-0 GLOBAL whose module name carries a terminal escape (set window title, BEL).
+  std::string pickle = "cos\x1b]0;pwned\x07\nsystem\n(S'x'\ntR.";
+  Result r = RunRampart("scan-model " + Write("esc\x1b[31m.pkl", pickle));
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  EXPECT_EQ(r.out.find('\x1b'), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find('\x07'), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("os\\x1b]0;pwned\\x07.system"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("esc\\x1b[31m.pkl"), std::string::npos) << r.out;
+}
+
+}  // namespace
