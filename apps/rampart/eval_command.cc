@@ -7,6 +7,7 @@
 // completed and met the gates given, 1 when a gate failed, 2 on input errors.
 #include <algorithm>
 #include <cstdio>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -41,8 +42,13 @@ struct EvalFlags {
   bool show_text = false;
 };
 
-// Reads every record of a JSONL file; returns false (after printing why) on any bad line.
-bool ReadRecords(const std::string& path, std::vector<boost::json::object>& out) {
+// Streams the records of a JSONL file to `fn` (record, line number), so memory stays flat
+// whatever the file's size. Returns false (after printing why) on an unreadable line, on a
+// record without a string "text", when `fn` returns false, or when there are no records.
+bool ForEachRecord(const std::string& path,
+                   const std::function<bool(const boost::json::object&, uint64_t)>& fn,
+                   uint64_t* count) {
+  *count = 0;
   auto reader = LineReader::Open(path, kMaxLine);
   if (!reader.ok()) {
     ReportError("eval", reader.status());
@@ -67,9 +73,10 @@ bool ReadRecords(const std::string& path, std::vector<boost::json::object>& out)
                    path.c_str(), (unsigned long)(*reader)->line_number());
       return false;
     }
-    out.push_back(std::move(v.as_object()));
+    ++*count;
+    if (!fn(v.as_object(), (*reader)->line_number())) return false;
   }
-  if (out.empty()) {
+  if (*count == 0) {
     std::fprintf(stderr, "rampart eval: %s: no records\n", path.c_str());
     return false;
   }
@@ -107,19 +114,21 @@ const std::set<std::string>& SupportedTypes() {
 int RunEvalPii(const EvalFlags& flags) {
   auto scanner = detectors::Scanner::FromFiles(ResolveRulesDir(flags.rules), "");
   if (!scanner.ok()) return ReportError("eval", scanner.status());
-  std::vector<boost::json::object> records;
-  if (!ReadRecords(flags.data, records)) return kExitError;
   auto ctx = (*scanner)->NewContext();
 
   std::map<std::string, detectors::PrfCounts> exact, overlap;
   std::map<std::string, uint64_t> unsupported;
   std::vector<Finding> findings;
-  for (const auto& rec : records) {
+  uint64_t records = 0;
+  auto one = [&](const boost::json::object& rec, uint64_t /*line*/) {
     std::string text(rec.at("text").as_string());
     std::vector<detectors::TypedSpan> gold;
     if (auto* ents = rec.if_contains("entities"); ents && ents->is_array()) {
       for (const auto& e : ents->as_array()) {
-        if (!e.is_object() || !e.as_object().contains("type")) continue;
+        if (!e.is_object() || !e.as_object().contains("type") ||
+            !e.as_object().at("type").is_string()) {
+          continue;
+        }
         const auto& eo = e.as_object();
         std::string type = GoldType(std::string(eo.at("type").as_string()));
         if (!SupportedTypes().count(type)) {
@@ -141,7 +150,8 @@ int RunEvalPii(const EvalFlags& flags) {
     }
     findings.clear();
     if (auto st = (*scanner)->CollectFindings(text, *ctx, "", findings); !st.ok()) {
-      return ReportError("eval", st);
+      ReportError("eval", st);
+      return false;
     }
     std::vector<detectors::TypedSpan> pred;
     for (const auto& f : findings) {
@@ -152,13 +162,16 @@ int RunEvalPii(const EvalFlags& flags) {
     }
     detectors::MatchSpans(gold, pred, detectors::SpanMatch::kExact, exact);
     detectors::MatchSpans(gold, pred, detectors::SpanMatch::kOverlap, overlap);
-  }
+    return true;
+  };
+  if (!ForEachRecord(flags.data, one, &records)) return kExitError;
 
   bool gate_failed = false;
   boost::json::object report;
   boost::json::object types;
   if (!flags.json) {
-    std::printf("rampart eval pii: %zu records from %s\n\n", records.size(), flags.data.c_str());
+    std::printf("rampart eval pii: %lu records from %s\n\n", (unsigned long)records,
+                flags.data.c_str());
     std::printf("%-15s %6s %6s | %-23s | %-23s\n", "", "", "", "exact span", "overlapping span");
     std::printf("%-15s %6s %6s | %7s %7s %7s | %7s %7s %7s\n", "type", "gold", "pred", "prec",
                 "recall", "F1", "prec", "recall", "F1");
@@ -187,7 +200,7 @@ int RunEvalPii(const EvalFlags& flags) {
     }
   }
   if (flags.json) {
-    report["records"] = records.size();
+    report["records"] = records;
     report["types"] = std::move(types);
     boost::json::object uns;
     for (const auto& [t, n] : unsupported) uns[t] = n;
@@ -226,12 +239,12 @@ int RunEvalInjection(const EvalFlags& flags) {
   }
   auto scanner = detectors::Scanner::FromFiles(ResolveRulesDir(flags.rules), "");
   if (!scanner.ok()) return ReportError("eval", scanner.status());
-  std::vector<boost::json::object> records;
-  if (!ReadRecords(flags.data, records)) return kExitError;
   auto ctx = (*scanner)->NewContext();
 
+  // Misses are counted in full; the first --worst of each kind are kept to be listed, with
+  // their text only when --show-text asks for it.
   struct Miss {
-    size_t line;
+    uint64_t line;
     size_t bytes;
     std::string group;
     std::string rules;
@@ -242,9 +255,10 @@ int RunEvalInjection(const EvalFlags& flags) {
   std::map<std::string, uint64_t> rule_hits_benign, rule_hits_attack;
   std::vector<std::pair<double, int>> scored;
   std::vector<Miss> false_pos, false_neg;
+  uint64_t false_pos_count = 0, false_neg_count = 0;
   std::vector<Finding> findings;
-  for (size_t i = 0; i < records.size(); ++i) {
-    const auto& rec = records[i];
+  uint64_t records = 0;
+  auto one = [&](const boost::json::object& rec, uint64_t line) {
     std::string text(rec.at("text").as_string());
     int label = 0;
     if (auto* l = rec.if_contains("label"); l && l->is_int64()) label = l->as_int64() != 0;
@@ -252,7 +266,8 @@ int RunEvalInjection(const EvalFlags& flags) {
     if (auto* g = rec.if_contains(flags.by); g && g->is_string()) group = g->as_string().c_str();
     findings.clear();
     if (auto st = (*scanner)->CollectFindings(text, *ctx, "", findings); !st.ok()) {
-      return ReportError("eval", st);
+      ReportError("eval", st);
+      return false;
     }
     double score = 0;
     std::string fired;
@@ -269,16 +284,25 @@ int RunEvalInjection(const EvalFlags& flags) {
     all.Add(flagged, label);
     groups[group].Add(flagged, label);
     scored.emplace_back(score, label);
-    if (flagged && !label) false_pos.push_back({i + 1, text.size(), group, fired, text});
-    if (!flagged && label) false_neg.push_back({i + 1, text.size(), group, "", text});
-  }
+    auto keep = [&](std::vector<Miss>& misses, uint64_t& count, std::string rules) {
+      ++count;
+      if (misses.size() < flags.worst) {
+        misses.push_back(
+            {line, text.size(), group, std::move(rules), flags.show_text ? text : std::string()});
+      }
+    };
+    if (flagged && !label) keep(false_pos, false_pos_count, fired);
+    if (!flagged && label) keep(false_neg, false_neg_count, "");
+    return true;
+  };
+  if (!ForEachRecord(flags.data, one, &records)) return kExitError;
 
   bool gate_failed = (flags.max_fpr >= 0 && all.fpr() > flags.max_fpr) ||
                      (flags.min_tpr >= 0 && all.tpr() < flags.min_tpr);
   double auc = detectors::RocAuc(scored);
   if (flags.json) {
     boost::json::object report;
-    report["records"] = records.size();
+    report["records"] = records;
     report["tpr"] = all.tpr();
     report["fpr"] = all.fpr();
     report["precision"] = all.precision();
@@ -293,7 +317,7 @@ int RunEvalInjection(const EvalFlags& flags) {
     return gate_failed ? kExitFindings : kExitClean;
   }
   std::printf("rampart eval injection: %zu records from %s (rules, severity >= %s)\n\n",
-              records.size(), flags.data.c_str(), flags.min_severity.c_str());
+              (size_t)records, flags.data.c_str(), flags.min_severity.c_str());
   std::printf("attacks flagged (TPR)   %6.2f%%  (%lu of %lu)\n", 100 * all.tpr(),
               (unsigned long)all.tp, (unsigned long)(all.tp + all.fn));
   std::printf("benign flagged (FPR)    %6.2f%%  (%lu of %lu)\n", 100 * all.fpr(),
@@ -316,14 +340,13 @@ int RunEvalInjection(const EvalFlags& flags) {
     std::printf("  %-40s %lu benign, %lu attack\n", r.c_str(), (unsigned long)n,
                 (unsigned long)rule_hits_attack[r]);
   }
-  auto print_misses = [&](const char* title, std::vector<Miss>& misses) {
-    std::printf("\n%s (first %zu of %zu; line, bytes, %s%s):\n", title,
-                std::min(flags.worst, misses.size()), misses.size(), flags.by.c_str(),
-                flags.show_text ? ", text" : "");
+  auto print_misses = [&](const char* title, std::vector<Miss>& misses, uint64_t total) {
+    std::printf("\n%s (first %zu of %zu; line, bytes, %s%s):\n", title, misses.size(),
+                (size_t)total, flags.by.c_str(), flags.show_text ? ", text" : "");
     for (size_t k = 0; k < misses.size() && k < flags.worst; ++k) {
       const auto& m = misses[k];
-      std::printf("  line %-6zu %6zu bytes  %-28s %s\n", m.line, m.bytes, m.group.c_str(),
-                  m.rules.c_str());
+      std::printf("  line %-6lu %6zu bytes  %-28s %s\n", (unsigned long)m.line, m.bytes,
+                  m.group.c_str(), m.rules.c_str());
       if (flags.show_text) {
         std::string t = m.text.substr(0, 300);
         std::replace(t.begin(), t.end(), '\n', ' ');
@@ -331,8 +354,8 @@ int RunEvalInjection(const EvalFlags& flags) {
       }
     }
   };
-  print_misses("false positives", false_pos);
-  print_misses("false negatives", false_neg);
+  print_misses("false positives", false_pos, false_pos_count);
+  print_misses("false negatives", false_neg, false_neg_count);
   if (flags.max_fpr >= 0 || flags.min_tpr >= 0) {
     std::printf("\ngate: %s%s: %s\n",
                 flags.max_fpr >= 0 ? StrCat("FPR <= ", flags.max_fpr, " ").c_str() : "",
