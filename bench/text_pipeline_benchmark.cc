@@ -51,9 +51,7 @@ std::string Multilingual(size_t bytes) {
       "Café crème, naïve façade. Привет, как дела? Καλημέρα κόσμε. 你好，世界。 ";
   std::string out;
   while (out.size() < bytes) out += chunk;
-  out.resize(bytes);
-  while (!out.empty() && (static_cast<unsigned char>(out.back()) & 0xC0) == 0x80) out.pop_back();
-  if (!out.empty() && static_cast<unsigned char>(out.back()) >= 0xC0) out.pop_back();
+  out.resize(text::CompleteUtf8Prefix(std::string_view(out).substr(0, bytes)));
   return out;
 }
 
@@ -112,11 +110,7 @@ std::vector<std::string> RealDocuments64K() {
     doc += o.at("text").as_string().c_str();
     doc += "\n\n";
     if (doc.size() >= 64 * 1024) {
-      doc.resize(64 * 1024);
-      while (!doc.empty() && (static_cast<unsigned char>(doc.back()) & 0xC0) == 0x80) {
-        doc.pop_back();
-      }
-      if (!doc.empty() && static_cast<unsigned char>(doc.back()) >= 0xC0) doc.pop_back();
+      doc.resize(text::CompleteUtf8Prefix(std::string_view(doc).substr(0, 64 * 1024)));
       docs.push_back(std::move(doc));
       doc.clear();
     }

@@ -24,6 +24,7 @@
 #include "common/strings.h"
 #include "detectors/scanner.h"
 #include "json_output.h"
+#include "text/normalizer.h"
 
 namespace rampart::cli {
 namespace {
@@ -153,9 +154,7 @@ class Runner {
         // Cut after the last line break, or at the last UTF-8 boundary when there is none.
         size_t cut = window.rfind('\n');
         if (cut == std::string::npos || cut < window.size() / 2) {
-          cut = window.size();
-          while (cut > 0 && (static_cast<unsigned char>(window[cut - 1]) & 0xC0) == 0x80) --cut;
-          if (cut > 0 && static_cast<unsigned char>(window[cut - 1]) >= 0xC0) --cut;
+          cut = text::CompleteUtf8Prefix(window);
           if (cut == 0) cut = window.size();
         } else {
           ++cut;

@@ -551,6 +551,22 @@ absl::Status Normalizer::Normalize(std::string_view input, NormalizedText& out) 
   return status;
 }
 
+size_t CompleteUtf8Prefix(std::string_view s) {
+  const size_t n = s.size();
+  size_t i = n;
+  size_t continuations = 0;
+  while (i > 0 && continuations < 4 && (static_cast<uint8_t>(s[i - 1]) & 0xC0) == 0x80) {
+    --i;
+    ++continuations;
+  }
+  if (i == 0) return n;
+  const uint8_t lead = static_cast<uint8_t>(s[i - 1]);
+  // ASCII, a stray continuation byte or a byte that never starts a sequence: nothing pending.
+  if (lead < 0xC2 || lead > 0xF4) return n;
+  const size_t need = lead >= 0xF0 ? 3 : lead >= 0xE0 ? 2 : 1;
+  return continuations >= need ? n : i - 1;
+}
+
 size_t FirstInvalidUtf8(std::string_view input) {
   const char* p = input.data();
   const size_t n = input.size();

@@ -94,4 +94,9 @@ class Normalizer {
 // Returns the offset of the first invalid UTF-8 byte, or input.size() when valid.
 size_t FirstInvalidUtf8(std::string_view input);
 
+// Length of the longest prefix of `s` that does not end inside an incomplete UTF-8 sequence:
+// where to cut a buffer read from a stream so that no character is split across two pieces.
+// Invalid bytes are not "incomplete" and stay in the prefix.
+size_t CompleteUtf8Prefix(std::string_view s);
+
 }  // namespace rampart::text

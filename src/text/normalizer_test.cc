@@ -461,3 +461,21 @@ TEST(Normalizer, RefusesInputsWhoseNormalFormExplodes) {
 
 }  // namespace
 }  // namespace rampart::text
+
+namespace rampart::text {
+namespace {
+
+TEST(CompleteUtf8Prefix, CutsBeforeAnIncompleteSequenceOnly) {
+  EXPECT_EQ(CompleteUtf8Prefix(""), 0u);
+  EXPECT_EQ(CompleteUtf8Prefix("abc"), 3u);
+  EXPECT_EQ(CompleteUtf8Prefix("a\xC3\xA9"), 3u);      // complete é
+  EXPECT_EQ(CompleteUtf8Prefix("a\xC3"), 1u);          // é cut after its lead byte
+  EXPECT_EQ(CompleteUtf8Prefix("a\xE2\x82"), 1u);      // € missing its last byte
+  EXPECT_EQ(CompleteUtf8Prefix("a\xE2\x82\xAC"), 4u);  // complete €
+  EXPECT_EQ(CompleteUtf8Prefix("a\xF0\x9F\x98"), 1u);  // emoji missing a byte
+  EXPECT_EQ(CompleteUtf8Prefix("a\x80\x80"), 3u);      // stray continuations: invalid, kept
+  EXPECT_EQ(CompleteUtf8Prefix("a\xFF"), 2u);          // invalid lead: kept
+}
+
+}  // namespace
+}  // namespace rampart::text
