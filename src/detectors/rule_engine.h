@@ -1,9 +1,11 @@
-// RuleEngine: every rule of every loaded pack compiled into one Hyperscan database.
+// RuleEngine: every rule of every loaded pack compiled into Hyperscan databases.
 //
-// Built once per configuration generation; the database is immutable and shared by all
+// Built once per configuration generation; the databases are immutable and shared by all
 // threads, and each thread scans with its own scratch (RuleEngine::NewContext()). A scan is
-// one pass over the text for all rules; candidate matches are then validated per rule
-// (validators.h) and overlapping redactable findings resolved by rule priority.
+// one pass over the text for all rules that learns which rules match; a redactable rule that
+// matched then gets an exact-span pass of its own, and a heuristic rule's start is located
+// by binary search (docs/rules.md). Candidates are validated per rule (validators.h) and
+// overlapping redactable findings resolved by rule priority.
 //
 // Thread safety: const methods may be called concurrently; a ScanContext is per thread.
 #pragma once
