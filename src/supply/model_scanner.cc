@@ -6,6 +6,8 @@
 #include <unordered_map>
 
 #include "common/strings.h"
+#include "supply/gguf.h"
+#include "supply/safetensors.h"
 
 namespace rampart::supply {
 
@@ -73,8 +75,14 @@ Severity ZipIssueSeverity(std::string_view id) {
 // One Scan(): the report under construction and the recursion.
 class ScanSession {
  public:
-  ScanSession(const ScanOptions& options, ScanReport* report)
-      : options_(options), report_(report) {}
+  ScanSession(const ScanOptions& options, ScanReport* report,
+              const ModelScanner::Progress& progress)
+      : options_(options), report_(report), progress_(progress) {}
+
+  // Progress only means something in the top-level artifact's coordinates.
+  void Progress(const std::string& location, uint64_t offset) {
+    if (progress_ && location.empty()) progress_(offset);
+  }
 
   void ScanAny(std::string_view data, const std::string& location, uint32_t depth, bool strict,
                Format* format_out);
@@ -86,9 +94,12 @@ class ScanSession {
   void ScanZip(std::string_view data, const std::string& location, uint32_t depth);
   void ScanGzip(std::string_view data, const std::string& location, uint32_t depth);
   void ScanNpy(std::string_view data, const std::string& location, uint32_t depth);
+  void AddChecked(CheckResult result, const std::string& location);
+  void ScanPolyglot(std::string_view data, Format f, const std::string& location, uint32_t depth);
 
   const ScanOptions& options_;
   ScanReport* report_;
+  const ModelScanner::Progress& progress_;
 };
 
 namespace {
@@ -98,6 +109,8 @@ class PolicyVisitor : public PickleVisitor {
  public:
   PolicyVisitor(ScanSession& session, const std::string& location, uint32_t depth)
       : s_(session), location_(location), depth_(depth) {}
+
+  void OnProgress(uint64_t offset) override { s_.Progress(location_, offset); }
 
   void OnEvent(const PickleEvent& e) override {
     const ImportPolicy& policy = s_.options_.policy;
@@ -229,10 +242,40 @@ void ScanSession::ScanAny(std::string_view data, const std::string& location, ui
       if (f == Format::kGzip) ScanGzip(data, location, depth + 1);
       if (f == Format::kNpy) ScanNpy(data, location, depth + 1);
       return;
+    case Format::kSafetensors:
+      AddChecked(CheckSafetensors(data, options_.safetensors), location);
+      ScanPolyglot(data, f, location, depth);
+      return;
+    case Format::kGguf:
+      AddChecked(CheckGguf(data, options_.gguf), location);
+      ScanPolyglot(data, f, location, depth);
+      return;
     case Format::kEmpty:
     case Format::kUnknown:
       return;
   }
+}
+
+void ScanSession::AddChecked(CheckResult result, const std::string& location) {
+  for (ModelFinding& f : result.findings) {
+    f.location = location;
+    Add(std::move(f));
+  }
+  for (std::string& s : result.incomplete) {
+    Incomplete(location.empty() ? std::move(s) : StrCat(location, ": ", s));
+  }
+}
+
+// A file that is valid as a data-only format AND reads as a pickle is a polyglot: the loader
+// that picks it up decides whether code runs. Scan the pickle reading too.
+void ScanSession::ScanPolyglot(std::string_view data, Format f, const std::string& location,
+                               uint32_t depth) {
+  if (!PickleVm::LooksLikePickle(data, /*strict=*/true)) return;
+  Add(ModelFinding{"file.polyglot", Severity::kHigh, location, 0, std::string(FormatName(f)),
+                   StrCat("the file is a ", FormatName(f),
+                          " file and also reads as a pickle; the pickle reading was scanned"),
+                   1});
+  ScanPickle(data, Join(location, "as-pickle"), depth);
 }
 
 void ScanSession::ScanPickle(std::string_view data, const std::string& location, uint32_t depth) {
@@ -263,6 +306,7 @@ void ScanSession::ScanZip(std::string_view data, const std::string& location, ui
   std::string storage;
   for (const ZipEntry& e : zip.entries()) {
     if (!e.name.empty() && e.name.back() == '/' && e.uncompressed_size == 0) continue;
+    Progress(location, e.data_offset);
     std::string_view contents;
     std::vector<ZipIssue> issues;
     bool got = zip.Extract(e, &storage, &contents, &issues);
@@ -379,9 +423,9 @@ void ScanSession::ScanNpy(std::string_view data, const std::string& location, ui
   ScanPickle(payload, where, depth);
 }
 
-ScanReport ModelScanner::Scan(std::string_view data) const {
+ScanReport ModelScanner::Scan(std::string_view data, const Progress& progress) const {
   ScanReport report;
-  ScanSession session(options_, &report);
+  ScanSession session(options_, &report, progress);
   session.ScanAny(data, "", 0, /*strict=*/false, &report.format);
   if (report.format == Format::kUnknown) {
     report.findings.push_back(ModelFinding{"file.unrecognized", Severity::kLow, "", 0, "",

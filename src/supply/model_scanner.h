@@ -13,33 +13,21 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "rampart/finding.h"
+#include "supply/gguf.h"
+#include "supply/model_finding.h"
 #include "supply/pickle_vm.h"
 #include "supply/policy.h"
+#include "supply/safetensors.h"
 #include "supply/sniff.h"
 #include "supply/zip_reader.h"
 
 namespace rampart::supply {
-
-struct ModelFinding {
-  // Stable dotted id: "pickle.import.denied", "zip.inconsistent" ... (docs/scan-model.md).
-  std::string id;
-  Severity severity = Severity::kMedium;
-  // Where in the artifact: "" for the file itself, an archive member name, members of
-  // nested containers joined by '!' ("outer.zip!archive/data.pkl").
-  std::string location;
-  // Byte offset within that location (the first occurrence).
-  uint64_t offset = 0;
-  // What it is about: "os.system", "ext:42", an entry name; never payload bytes.
-  std::string subject;
-  std::string message;
-  // Occurrences merged into this finding (same id, location and subject).
-  uint64_t count = 1;
-};
 
 struct ScanReport {
   Format format = Format::kUnknown;
@@ -67,13 +55,19 @@ struct ScanOptions {
   // Default: 4096.
   uint32_t max_findings = 4096;
   ImportPolicy policy = ImportPolicy::Default();
+  SafetensorsLimits safetensors;
+  GgufLimits gguf;
 };
 
 class ModelScanner {
  public:
   explicit ModelScanner(ScanOptions options = ScanOptions()) : options_(std::move(options)) {}
 
-  ScanReport Scan(std::string_view data) const;
+  // Receives byte offsets reached in the top-level artifact, now and then, while a scan runs
+  // (from the pickle VM and the archive walker). Called on the scanning thread.
+  using Progress = std::function<void(uint64_t offset)>;
+
+  ScanReport Scan(std::string_view data, const Progress& progress = nullptr) const;
 
  private:
   friend class ScanSession;

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <random>
 #include <string>
 
@@ -302,6 +303,25 @@ TEST(ModelScanner, UnrecognizedAndEmptyFilesAreLowFindings) {
   EXPECT_NE(Find(r, "file.unrecognized", ""), nullptr);
   EXPECT_EQ(r.MaxSeverity(), Severity::kLow);
   EXPECT_NE(Find(Scan(""), "file.empty", ""), nullptr);
+}
+
+}  // namespace
+}  // namespace rampart::supply
+
+namespace rampart::supply {
+namespace {
+
+TEST(ModelScanner, ProgressReportsGrowingOffsetsWithinTheFile) {
+  // 2^21 NONE/POP pairs: 4 Mi opcodes, so the VM reports progress a few times.
+  std::string pickle("\x80\x02", 2);
+  for (int i = 0; i < (1 << 21); ++i) pickle += "N0";
+  pickle += "N.";
+  std::vector<uint64_t> offsets;
+  ScanReport r = ModelScanner().Scan(pickle, [&](uint64_t at) { offsets.push_back(at); });
+  EXPECT_TRUE(r.complete());
+  ASSERT_GE(offsets.size(), 3u);
+  EXPECT_TRUE(std::is_sorted(offsets.begin(), offsets.end()));
+  EXPECT_LE(offsets.back(), pickle.size());
 }
 
 }  // namespace

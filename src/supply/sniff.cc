@@ -1,6 +1,8 @@
 #include "supply/sniff.h"
 
+#include "supply/gguf.h"
 #include "supply/pickle_vm.h"
+#include "supply/safetensors.h"
 
 namespace rampart::supply {
 
@@ -18,6 +20,10 @@ std::string_view FormatName(Format f) {
       return "gzip";
     case Format::kNpy:
       return "npy";
+    case Format::kSafetensors:
+      return "safetensors";
+    case Format::kGguf:
+      return "gguf";
   }
   return "unknown";
 }
@@ -33,6 +39,10 @@ Format Sniff(std::string_view data, bool strict_pickle) {
     return Format::kGzip;
   }
   if (data.substr(0, 6) == "\x93NUMPY"sv) return Format::kNpy;
+  if (LooksLikeGguf(data)) return Format::kGguf;
+  // Before the pickle check: a header length whose low bytes read as PROTO must not turn a
+  // safetensors file into a pickle (the scanner still tries the pickle reading of it).
+  if (LooksLikeSafetensors(data)) return Format::kSafetensors;
   if (PickleVm::LooksLikePickle(data, strict_pickle)) return Format::kPickle;
   // A ZIP with data prepended (self-extracting style) is still opened by zipfile and miniz,
   // which find the end-of-central-directory record from the end.

@@ -14,10 +14,13 @@ enum class Format : uint8_t {
   kPickle,  // raw pickle stream (protocols 0-5), legacy PyTorch files included
   kZip,     // ZIP archive (PyTorch's default format, NumPy .npz ...)
   kGzip,
-  kNpy,  // NumPy .npy array
+  kNpy,          // NumPy .npy array
+  kSafetensors,  // safetensors (JSON header + tensor bytes)
+  kGguf,         // GGUF (llama.cpp)
 };
 
-// Stable lower-case names: "unknown", "empty", "pickle", "zip", "gzip", "npy".
+// Stable lower-case names: "unknown", "empty", "pickle", "zip", "gzip", "npy",
+// "safetensors", "gguf".
 std::string_view FormatName(Format f);
 
 // Detects the format of `data` from its bytes. `strict_pickle` (used for archive members)
