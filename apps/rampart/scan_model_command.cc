@@ -1,7 +1,8 @@
 // rampart scan-model: scans model artifacts (pickles, PyTorch zips, .npy, gzip) for code that
 // runs when they are loaded. See docs/scan-model.md.
 //
-//   rampart scan-model PATH... [--format table|json] [--fail-on low|medium|high|critical]
+//   rampart scan-model PATH... [--format table|json|sarif] [--fail-on low|medium|high|critical]
+//                              [--progress auto|always|never]
 //
 // Directories are walked recursively; formats are detected from content, never from names.
 // Exit: 2 when any file (or part of one) could not be read in full, else 1 when a finding is
@@ -13,11 +14,14 @@
 
 #include <algorithm>
 #include <boost/json.hpp>
+#include <cctype>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <string>
 #include <system_error>
@@ -39,6 +43,7 @@ struct ScanModelFlags {
   std::vector<std::string> paths;
   std::string format = "table";
   std::string fail_on = "medium";
+  std::string progress = "auto";
   uint64_t max_file_bytes = uint64_t{64} << 30;
 };
 
@@ -187,28 +192,245 @@ void PrintTable(const FileResult& r) {
   }
 }
 
+// One line per finding id for SARIF rule descriptions (docs/scan-model.md has the details).
+std::string_view RuleDescription(std::string_view id) {
+  struct Entry {
+    std::string_view prefix, text;
+  };
+  static constexpr Entry kRules[] = {
+      {"pickle.import.denied", "A pickle imports a denied global (code runs on load)"},
+      {"pickle.import.unknown", "A pickle imports a global that is not on the allowlist"},
+      {"pickle.call", "A pickle calls a denied or computed callable"},
+      {"pickle.unresolved_global", "A pickle import whose name cannot be resolved statically"},
+      {"pickle.ext_code", "A pickle import through the copyreg extension registry"},
+      {"pickle.anomaly", "CPython's C and Python unpicklers disagree on this pickle"},
+      {"pickle.trailing_data", "Bytes after the last pickle"},
+      {"pickle.", "A pickle could not be read in full (truncated, malformed, or over a limit)"},
+      {"zip.", "ZIP structure problem (header inconsistency, bomb, unsupported feature)"},
+      {"gzip.", "gzip stream over the limits or corrupt"},
+      {"npy.", "Unreadable NumPy header"},
+      {"safetensors.", "safetensors layout problem (parser differential or smuggled bytes)"},
+      {"gguf.chat_template", "GGUF chat template that looks like a Jinja sandbox escape"},
+      {"gguf.", "GGUF structure problem (lengths, duplicates, tensor layout)"},
+      {"file.polyglot", "A data-only format that also reads as a pickle"},
+      {"container.depth", "Containers nested deeper than the limit"},
+      {"file.", "File not recognized or empty"},
+  };
+  for (const Entry& e : kRules) {
+    if (id.starts_with(e.prefix)) return e.text;
+  }
+  return "Model artifact finding";
+}
+
+// SARIF 2.1.0 levels and the GitHub code-scanning "security-severity" score per severity.
+std::string_view SarifLevel(Severity s) {
+  switch (s) {
+    case Severity::kCritical:
+    case Severity::kHigh:
+      return "error";
+    case Severity::kMedium:
+      return "warning";
+    default:
+      return "note";
+  }
+}
+
+std::string_view SecurityScore(Severity s) {
+  switch (s) {
+    case Severity::kCritical:
+      return "9.5";
+    case Severity::kHigh:
+      return "8.0";
+    case Severity::kMedium:
+      return "5.5";
+    default:
+      return "3.0";
+  }
+}
+
+// A path as a SARIF artifact URI: relative paths stay relative, absolute ones become file://
+// URIs; everything but unreserved characters and '/' is percent-encoded.
+std::string PathUri(const std::string& path) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out = path.starts_with("/") ? "file://" : "";
+  for (unsigned char c : path) {
+    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~' || c == '/') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
+boost::json::object ToSarif(const std::vector<FileResult>& results, bool complete) {
+  boost::json::array rules, sarif_results, notifications;
+  std::map<std::string, size_t> rule_index;
+  for (const auto& r : results) {
+    if (!r.read_error.empty()) {
+      boost::json::object n;
+      n["level"] = "error";
+      n["message"] = {{"text", StrCat(r.path, ": not scanned: ", r.read_error)}};
+      notifications.push_back(std::move(n));
+      continue;
+    }
+    for (const auto& s : r.report.incomplete) {
+      boost::json::object n;
+      n["level"] = "error";
+      n["message"] = {{"text", StrCat(r.path, ": not fully read: ", s)}};
+      notifications.push_back(std::move(n));
+    }
+    for (const auto& f : r.report.findings) {
+      auto [it, fresh] = rule_index.emplace(f.id, rules.size());
+      if (fresh) {
+        boost::json::object rule;
+        rule["id"] = f.id;
+        rule["name"] = f.id;
+        rule["shortDescription"] = {{"text", RuleDescription(f.id)}};
+        rule["properties"] = {{"tags", boost::json::array{"security", "supply-chain"}}};
+        rules.push_back(std::move(rule));
+      }
+      // The highest severity seen for a rule is its score.
+      auto& props = rules[it->second].as_object()["properties"].as_object();
+      const std::string_view score = SecurityScore(f.severity);
+      if (!props.contains("security-severity") ||
+          std::stod(std::string(props["security-severity"].as_string())) <
+              std::stod(std::string(score))) {
+        props["security-severity"] = score;
+      }
+      boost::json::object physical;
+      physical["artifactLocation"] = {{"uri", PathUri(r.path)}};
+      if (f.location.empty()) physical["region"] = {{"byteOffset", f.offset}};
+      boost::json::object location;
+      location["physicalLocation"] = std::move(physical);
+      if (!f.location.empty()) {
+        location["logicalLocations"] = boost::json::array{
+            boost::json::object{{"fullyQualifiedName", f.location}, {"kind", "member"}}};
+      }
+      boost::json::object result;
+      result["ruleId"] = f.id;
+      result["ruleIndex"] = it->second;
+      result["level"] = SarifLevel(f.severity);
+      result["message"] = {
+          {"text", f.subject.empty() ? f.message : StrCat(f.subject, ": ", f.message)}};
+      result["locations"] = boost::json::array{std::move(location)};
+      result["properties"] = {{"severity", SeverityName(f.severity)},
+                              {"subject", f.subject},
+                              {"offset", f.offset},
+                              {"count", f.count}};
+      sarif_results.push_back(std::move(result));
+    }
+  }
+  boost::json::object driver;
+  driver["name"] = "rampart scan-model";
+  driver["version"] = RAMPART_VERSION;
+  driver["rules"] = std::move(rules);
+  boost::json::object invocation;
+  invocation["executionSuccessful"] = complete;
+  invocation["toolExecutionNotifications"] = std::move(notifications);
+  boost::json::object run;
+  run["tool"] = {{"driver", std::move(driver)}};
+  run["invocations"] = boost::json::array{std::move(invocation)};
+  run["results"] = std::move(sarif_results);
+  boost::json::object doc;
+  doc["$schema"] = "https://json.schemastore.org/sarif-2.1.0.json";
+  doc["version"] = "2.1.0";
+  doc["runs"] = boost::json::array{std::move(run)};
+  return doc;
+}
+
+std::string HumanBytes(uint64_t n) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double v = static_cast<double>(n);
+  int u = 0;
+  while (v >= 1024 && u < 4) {
+    v /= 1024;
+    ++u;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), u == 0 ? "%.0f %s" : "%.1f %s", v, units[u]);
+  return buf;
+}
+
+// Progress on stderr for large files: a line rewritten in place on a terminal, a line every
+// few seconds otherwise (--progress always into a log).
+class ProgressLine {
+ public:
+  ProgressLine(bool enabled, bool tty) : enabled_(enabled), tty_(tty) {}
+
+  void Start(const std::string& path, uint64_t size, size_t index, size_t count) {
+    active_ = enabled_ && size >= kMinBytes;
+    if (!active_) return;
+    path_ = ForTerminal(path);
+    size_ = size;
+    prefix_ = count > 1 ? StrCat("[", index + 1, "/", count, "] ") : "";
+    last_ = std::chrono::steady_clock::now();
+    Print(0);
+  }
+  void Update(uint64_t offset) {
+    if (!active_) return;
+    auto now = std::chrono::steady_clock::now();
+    if (now - last_ < (tty_ ? std::chrono::milliseconds(200) : std::chrono::seconds(5))) return;
+    last_ = now;
+    Print(offset);
+  }
+  void Finish() {
+    if (!active_) return;
+    if (tty_) std::fprintf(stderr, "\r\033[K");
+    active_ = false;
+  }
+
+ private:
+  static constexpr uint64_t kMinBytes = 64u << 20;
+
+  void Print(uint64_t offset) {
+    offset = std::min(offset, size_);
+    std::fprintf(stderr, "%srampart scan-model: %s%s: %3d%% of %s%s", tty_ ? "\r\033[K" : "",
+                 prefix_.c_str(), path_.c_str(), static_cast<int>(offset * 100 / size_),
+                 HumanBytes(size_).c_str(), tty_ ? "" : "\n");
+    std::fflush(stderr);
+  }
+
+  bool enabled_, tty_;
+  bool active_ = false;
+  std::string path_, prefix_;
+  uint64_t size_ = 0;
+  std::chrono::steady_clock::time_point last_;
+};
+
 int RunScanModel(const ScanModelFlags& flags) {
   auto fail_on = ParseSeverity(flags.fail_on);
   if (!fail_on || *fail_on == Severity::kInfo) {
     std::fprintf(stderr, "rampart scan-model: --fail-on must be low, medium, high or critical\n");
     return kExitError;
   }
-  if (flags.format != "table" && flags.format != "json") {
-    std::fprintf(stderr, "rampart scan-model: --format must be table or json\n");
+  if (flags.format != "table" && flags.format != "json" && flags.format != "sarif") {
+    std::fprintf(stderr, "rampart scan-model: --format must be table, json or sarif\n");
     return kExitError;
   }
+  if (flags.progress != "auto" && flags.progress != "always" && flags.progress != "never") {
+    std::fprintf(stderr, "rampart scan-model: --progress must be auto, always or never\n");
+    return kExitError;
+  }
+  const bool tty = ::isatty(STDERR_FILENO) == 1;
+  ProgressLine progress(flags.progress == "always" || (flags.progress == "auto" && tty), tty);
   std::vector<FileResult> results;
   for (const auto& p : flags.paths) CollectFiles(p, &results);
   const supply::ModelScanner scanner;
   bool incomplete = false, failed = false;
   size_t with_findings = 0;
-  for (auto& r : results) {
+  for (size_t i = 0; i < results.size(); ++i) {
+    FileResult& r = results[i];
     if (r.read_error.empty()) {
       auto file = MappedFile::Open(r.path, flags.max_file_bytes);
       if (!file.ok()) {
         r.read_error = std::string(file.status().message());
       } else {
-        r.report = scanner.Scan((*file)->view());
+        progress.Start(r.path, (*file)->view().size(), i, results.size());
+        r.report = scanner.Scan((*file)->view(), [&](uint64_t at) { progress.Update(at); });
+        progress.Finish();
       }
     }
     if (!r.read_error.empty() || !r.report.complete()) incomplete = true;
@@ -231,6 +453,8 @@ int RunScanModel(const ScanModelFlags& flags) {
     doc["fail_on"] = flags.fail_on;
     doc["exit_code"] = code;
     std::cout << boost::json::serialize(doc) << "\n";
+  } else if (flags.format == "sarif") {
+    std::cout << boost::json::serialize(ToSarif(results, !incomplete)) << "\n";
   } else {
     std::printf("scanned %zu file(s): %zu with findings%s\n", results.size(), with_findings,
                 incomplete ? "; some could not be read in full (exit 2)" : "");
@@ -242,10 +466,16 @@ int RunScanModel(const ScanModelFlags& flags) {
 
 void RegisterScanModel(CLI::App& app) {
   auto flags = std::make_shared<ScanModelFlags>();
-  CLI::App* sub = app.add_subcommand(
-      "scan-model", "Scan model files (pickle, PyTorch, NumPy, zip, gzip) for code on load");
+  CLI::App* sub = app.add_subcommand("scan-model",
+                                     "Scan model files (pickle, PyTorch, NumPy, zip, gzip, "
+                                     "safetensors, GGUF) for code on load and malformed structure");
   sub->add_option("paths", flags->paths, "Files or directories (walked recursively)")->required();
-  sub->add_option("--format", flags->format, "table or json")->capture_default_str();
+  sub->add_option("--format", flags->format, "table, json, or sarif (SARIF 2.1.0)")
+      ->capture_default_str();
+  sub->add_option("--progress", flags->progress,
+                  "Progress on stderr for files over 64 MiB: auto (when stderr is a terminal), "
+                  "always, never")
+      ->capture_default_str();
   sub->add_option("--fail-on", flags->fail_on,
                   "Exit 1 on a finding at or above this severity (low|medium|high|critical)")
       ->capture_default_str();

@@ -635,6 +635,9 @@ class Machine {
   PickleRunResult result_;
 };
 
+// OnProgress every 2^20 opcodes: a few milliseconds of work, and no cost worth measuring.
+constexpr uint64_t kProgressMask = (uint64_t{1} << 20) - 1;
+
 bool Machine::RunOne() {
   stopped_ = false;
   while (!stopped_) {
@@ -642,6 +645,7 @@ bool Machine::RunOne() {
       Fail(PickleOutcome::kLimit, pos_, "more opcodes than max_opcodes");
       return false;
     }
+    if ((result_.opcodes & kProgressMask) == kProgressMask) visitor_.OnProgress(pos_);
     if (!Step()) return false;
   }
   return true;

@@ -86,6 +86,8 @@ class PickleVisitor {
  public:
   virtual ~PickleVisitor() = default;
   virtual void OnEvent(const PickleEvent& event) = 0;
+  // Called now and then (every 2^20 opcodes) with the offset reached, for progress displays.
+  virtual void OnProgress(uint64_t /*offset*/) {}
 };
 
 struct PickleRunResult {

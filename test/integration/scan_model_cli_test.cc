@@ -9,6 +9,7 @@
 #include <boost/json.hpp>
 #include <cstdio>
 #include <fstream>
+#include <set>
 #include <string>
 
 #include "run_rampart.h"
@@ -99,6 +100,73 @@ TEST(ScanModelCli, UntrustedNamesCannotWriteEscapeSequencesToTheTerminal) {
   EXPECT_EQ(r.out.find('\x07'), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("os\\x1b]0;pwned\\x07.system"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("esc\\x1b[31m.pkl"), std::string::npos) << r.out;
+}
+
+}  // namespace
+
+namespace {
+
+std::string SafetensorsFile(const std::string& header, const std::string& data) {
+  std::string out;
+  for (int i = 0; i < 8; ++i) out += static_cast<char>((header.size() >> (8 * i)) & 0xff);
+  return out + header + data;
+}
+
+TEST(ScanModelCli, SarifNamesRulesLevelsAndLocations) {
+  std::string evil = Write("evil.pkl", kEvilPickle);
+  std::string smuggled =
+      Write("smuggled.safetensors",
+            SafetensorsFile(R"({"a":{"dtype":"U8","shape":[4],"data_offsets":[0,4]}})", "abcd") +
+                kEvilPickle);
+  Result r = RunRampart("scan-model --format sarif " + evil + " " + smuggled);
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  auto doc = boost::json::parse(r.out).as_object();
+  EXPECT_EQ(doc["version"].as_string(), "2.1.0");
+  auto& run = doc["runs"].as_array().at(0).as_object();
+  auto& rules = run["tool"].as_object()["driver"].as_object()["rules"].as_array();
+  auto& results = run["results"].as_array();
+  ASSERT_EQ(results.size(), 3u) << r.out;
+  std::set<std::string> ids;
+  for (auto& v : results) {
+    auto& res = v.as_object();
+    ids.insert(std::string(res["ruleId"].as_string()));
+    // Each result points at its rule, whose id it repeats.
+    auto& rule = rules.at(res["ruleIndex"].as_int64()).as_object();
+    EXPECT_EQ(rule["id"], res["ruleId"]);
+    EXPECT_EQ(res["level"].as_string(), "error");
+    auto& loc = res["locations"].as_array().at(0).as_object()["physicalLocation"].as_object();
+    EXPECT_TRUE(loc["artifactLocation"].as_object()["uri"].as_string().ends_with(
+        res["ruleId"].as_string().starts_with("safetensors") ? "smuggled.safetensors"
+                                                             : "evil.pkl"));
+  }
+  EXPECT_EQ(ids,
+            (std::set<std::string>{"pickle.import.denied", "pickle.call", "safetensors.layout"}));
+  EXPECT_TRUE(run["invocations"].as_array().at(0).as_object()["executionSuccessful"].as_bool());
+}
+
+TEST(ScanModelCli, SarifReportsWhatCouldNotBeRead) {
+  Result r = RunRampart("scan-model --format sarif /nonexistent/model.pt");
+  EXPECT_EQ(r.exit_code, 2);
+  auto doc = boost::json::parse(r.out).as_object();
+  auto& inv = doc["runs"].as_array().at(0).as_object()["invocations"].as_array().at(0).as_object();
+  EXPECT_FALSE(inv["executionSuccessful"].as_bool());
+  EXPECT_EQ(inv["toolExecutionNotifications"].as_array().size(), 1u);
+}
+
+TEST(ScanModelCli, ProgressIsReportedForLargeFilesWhenAsked) {
+  // A 72 MiB protocol-4 pickle of one big bytes object: large enough to report progress.
+  std::string big("\x80\x04\x8e", 3);
+  const uint64_t n = 72ull << 20;
+  for (int i = 0; i < 8; ++i) big += static_cast<char>((n >> (8 * i)) & 0xff);
+  big += std::string(n, 'x');
+  big += '.';
+  std::string path = Write("big.pkl", big);
+  Result r = RunRampart("scan-model --progress always " + path, /*with_stderr=*/true);
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("big.pkl:   0% of 72.0 MiB"), std::string::npos) << r.out;
+  Result quiet = RunRampart("scan-model --progress never " + path, /*with_stderr=*/true);
+  EXPECT_EQ(quiet.out.find("% of"), std::string::npos) << quiet.out;
+  std::remove(path.c_str());
 }
 
 }  // namespace
