@@ -1,8 +1,11 @@
 #include "supply/model_scanner.h"
 
+#include <archive.h>
+#include <archive_entry.h>
 #include <zlib.h>
 
 #include <algorithm>
+#include <memory>
 #include <unordered_map>
 
 #include "common/strings.h"
@@ -92,7 +95,9 @@ class ScanSession {
 
   void ScanPickle(std::string_view data, const std::string& location, uint32_t depth);
   void ScanZip(std::string_view data, const std::string& location, uint32_t depth);
-  void ScanGzip(std::string_view data, const std::string& location, uint32_t depth);
+  void ScanGzip(std::string_view data, const std::string& location, uint32_t depth,
+                bool gzip = true);
+  void ScanArchive(std::string_view data, Format f, const std::string& location, uint32_t depth);
   void ScanNpy(std::string_view data, const std::string& location, uint32_t depth);
   void AddChecked(CheckResult result, const std::string& location);
   void ScanPolyglot(std::string_view data, Format f, const std::string& location, uint32_t depth);
@@ -230,6 +235,13 @@ void ScanSession::ScanAny(std::string_view data, const std::string& location, ui
     case Format::kZip:
     case Format::kGzip:
     case Format::kNpy:
+    case Format::kZlib:
+    case Format::kTar:
+    case Format::kSevenZip:
+    case Format::kXz:
+    case Format::kBzip2:
+    case Format::kZstd:
+    case Format::kLz4:
       if (depth + 1 > options_.max_depth) {
         Add(ModelFinding{"container.depth", Severity::kHigh, location, 0,
                          std::string(FormatName(f)),
@@ -241,6 +253,11 @@ void ScanSession::ScanAny(std::string_view data, const std::string& location, ui
       if (f == Format::kZip) ScanZip(data, location, depth + 1);
       if (f == Format::kGzip) ScanGzip(data, location, depth + 1);
       if (f == Format::kNpy) ScanNpy(data, location, depth + 1);
+      if (f == Format::kZlib) ScanGzip(data, location, depth + 1, /*gzip=*/false);
+      if (f == Format::kTar || f == Format::kSevenZip || f == Format::kXz || f == Format::kBzip2 ||
+          f == Format::kZstd || f == Format::kLz4) {
+        ScanArchive(data, f, location, depth + 1);
+      }
       return;
     case Format::kSafetensors:
       AddChecked(CheckSafetensors(data, options_.safetensors), location);
@@ -317,11 +334,13 @@ void ScanSession::ScanZip(std::string_view data, const std::string& location, ui
   }
 }
 
-void ScanSession::ScanGzip(std::string_view data, const std::string& location, uint32_t depth) {
+void ScanSession::ScanGzip(std::string_view data, const std::string& location, uint32_t depth,
+                           bool gzip) {
+  const std::string_view kind = gzip ? "gzip" : "zlib";
   std::string out;
   z_stream zs{};
-  if (inflateInit2(&zs, 16 + MAX_WBITS) != Z_OK) {
-    Incomplete(StrCat(Join(location, "gzip"), ": zlib initialization failed"));
+  if (inflateInit2(&zs, gzip ? 16 + MAX_WBITS : MAX_WBITS) != Z_OK) {
+    Incomplete(StrCat(Join(location, kind), ": zlib initialization failed"));
     return;
   }
   uint64_t fed = 0;
@@ -359,28 +378,200 @@ void ScanSession::ScanGzip(std::string_view data, const std::string& location, u
         done = true;
         break;
       }
-      // Another member: gzip -d and Python's gzip module read them all.
-      if (inflateReset(&zs) != Z_OK) break;
+      // Another member: gzip -d and Python's gzip module read them all. zlib streams end
+      // at their first end marker (zlib.decompress rejects anything after it).
+      if (!gzip || inflateReset(&zs) != Z_OK) break;
       continue;
     }
     if (rc != Z_OK && rc != Z_BUF_ERROR) break;                              // corrupt
     if (rc == Z_BUF_ERROR && zs.avail_in == 0 && fed >= data.size()) break;  // truncated
   }
   inflateEnd(&zs);
-  std::string where = Join(location, "gzip");
+  std::string where = Join(location, kind);
   if (limit) {
-    Add(ModelFinding{"gzip.limit", Severity::kHigh, location, 0, "",
-                     "gzip stream exceeds the size or ratio limit; not scanned", 1});
+    Add(ModelFinding{StrCat(kind, ".limit"), Severity::kHigh, location, 0, "",
+                     StrCat(kind, " stream exceeds the size or ratio limit; not scanned"), 1});
     Incomplete(StrCat(where, ": over the decompression limit"));
     return;
   }
   if (!done) {
-    Add(ModelFinding{"gzip.malformed", Severity::kHigh, location, fed - zs.avail_in, "",
-                     "gzip stream is corrupt or truncated; the part inflated was scanned", 1});
-    Incomplete(StrCat(where, ": corrupt or truncated gzip stream"));
+    Add(ModelFinding{StrCat(kind, ".malformed"), Severity::kHigh, location, fed - zs.avail_in, "",
+                     StrCat(kind, " stream is corrupt or truncated; the part inflated was scanned"),
+                     1});
+    Incomplete(StrCat(where, ": corrupt or truncated ", kind, " stream"));
   }
   Format f = Format::kUnknown;
   ScanAny(out, where, depth, /*strict=*/false, &f);
+}
+
+namespace {
+
+// Compression filters that libarchive implements itself. A filter it would run through an
+// external program (when built without the library) is never enabled: no process is ever
+// started on untrusted bytes.
+struct BuiltinFilters {
+  bool gzip = false, bzip2 = false, xz = false, lzma = false, zstd = false, lz4 = false;
+};
+
+const BuiltinFilters& Filters() {
+  static const BuiltinFilters filters = [] {
+    BuiltinFilters f;
+    struct archive* a = archive_read_new();
+    f.gzip = archive_read_support_filter_gzip(a) == ARCHIVE_OK;
+    f.bzip2 = archive_read_support_filter_bzip2(a) == ARCHIVE_OK;
+    f.xz = archive_read_support_filter_xz(a) == ARCHIVE_OK;
+    f.lzma = archive_read_support_filter_lzma(a) == ARCHIVE_OK;
+    f.zstd = archive_read_support_filter_zstd(a) == ARCHIVE_OK;
+    f.lz4 = archive_read_support_filter_lz4(a) == ARCHIVE_OK;
+    archive_read_free(a);
+    return f;
+  }();
+  return filters;
+}
+
+struct ArchiveCloser {
+  void operator()(struct archive* a) const { archive_read_free(a); }
+};
+
+// Entry paths that escape the extraction directory (legacy torch.load extracts tar members).
+bool EscapingPath(std::string_view p) {
+  if (p.starts_with("/")) return true;
+  size_t start = 0;
+  while (start <= p.size()) {
+    size_t end = p.find('/', start);
+    if (end == std::string_view::npos) end = p.size();
+    if (p.substr(start, end - start) == "..") return true;
+    start = end + 1;
+  }
+  return false;
+}
+
+}  // namespace
+
+// tar, 7z and single compressed streams (xz, bzip2, zstd, lz4) through libarchive. Every
+// regular entry is extracted under the size and ratio limits and scanned by content.
+void ScanSession::ScanArchive(std::string_view data, Format f, const std::string& location,
+                              uint32_t depth) {
+  const std::string kind(FormatName(f));
+  const BuiltinFilters& filters = Filters();
+  std::unique_ptr<struct archive, ArchiveCloser> a(archive_read_new());
+  const bool stream = f != Format::kTar && f != Format::kSevenZip;
+  bool supported = true;
+  if (f == Format::kXz) supported = filters.xz;
+  if (f == Format::kBzip2) supported = filters.bzip2;
+  if (f == Format::kZstd) supported = filters.zstd;
+  if (f == Format::kLz4) supported = filters.lz4;
+  if (!supported) {
+    Add(ModelFinding{"archive.unsupported", Severity::kMedium, location, 0, kind,
+                     StrCat("this build of libarchive has no built-in ", kind, " decoder"), 1});
+    Incomplete(StrCat(Join(location, kind), ": no built-in decoder"));
+    return;
+  }
+  if (filters.gzip) archive_read_support_filter_gzip(a.get());
+  if (filters.bzip2) archive_read_support_filter_bzip2(a.get());
+  if (filters.xz) archive_read_support_filter_xz(a.get());
+  if (filters.lzma) archive_read_support_filter_lzma(a.get());
+  if (filters.zstd) archive_read_support_filter_zstd(a.get());
+  if (filters.lz4) archive_read_support_filter_lz4(a.get());
+  archive_read_support_format_tar(a.get());
+  archive_read_support_format_7zip(a.get());
+  // A compressed stream holds a tar (bids higher) or a single file (raw).
+  if (stream) archive_read_support_format_raw(a.get());
+
+  auto fail = [&](std::string_view id, std::string_view entry, std::string why) {
+    Add(ModelFinding{std::string(id), Severity::kHigh, location, 0, std::string(entry), why, 1});
+    Incomplete(StrCat(Join(location, entry.empty() ? kind : std::string(entry)), ": ", why));
+  };
+  if (archive_read_open_memory(a.get(), data.data(), data.size()) != ARCHIVE_OK) {
+    fail("archive.malformed", "",
+         StrCat(kind, " cannot be opened: ",
+                archive_error_string(a.get()) != nullptr ? archive_error_string(a.get())
+                                                         : "unknown error"));
+    return;
+  }
+  uint64_t total = 0, entries = 0;
+  std::string contents;
+  std::vector<char> buf(1 << 16);
+  while (true) {
+    struct archive_entry* e = nullptr;
+    int rc = archive_read_next_header(a.get(), &e);
+    if (rc == ARCHIVE_EOF) break;
+    if (rc < ARCHIVE_WARN) {
+      const char* err = archive_error_string(a.get());
+      fail("archive.malformed", "",
+           StrCat(kind, " is corrupt or truncated after ", entries,
+                  " entries: ", err != nullptr ? err : "unknown error"));
+      return;
+    }
+    if (++entries > options_.zip.max_entries) {
+      fail("archive.limit", "", StrCat("more than ", options_.zip.max_entries, " entries"));
+      return;
+    }
+    const char* raw_name = archive_entry_pathname(e);
+    // The raw format names its single entry "data".
+    std::string name = raw_name != nullptr ? raw_name : "";
+    if (stream && name == "data") name = kind;
+    const std::string where = Join(location, name);
+    if (EscapingPath(name)) {
+      Add(ModelFinding{"archive.path", Severity::kHigh, location, 0, name,
+                       "entry path is absolute or climbs out with '..' (path traversal when "
+                       "extracted)",
+                       1});
+    }
+    if (archive_entry_hardlink(e) != nullptr || archive_entry_filetype(e) == AE_IFLNK) {
+      Add(ModelFinding{"archive.link", Severity::kMedium, location, 0, name,
+                       "symbolic or hard link entry (can point outside the extraction directory)",
+                       1});
+      continue;
+    }
+    if (archive_entry_filetype(e) != AE_IFREG && !(stream && archive_entry_filetype(e) == 0)) {
+      continue;
+    }
+    if (archive_entry_is_encrypted(e)) {
+      Add(ModelFinding{"archive.unsupported", Severity::kMedium, location, 0, name,
+                       "encrypted entry; not scanned", 1});
+      Incomplete(StrCat(where, ": encrypted"));
+      continue;
+    }
+    Progress(location, archive_read_header_position(a.get()) >= 0
+                           ? static_cast<uint64_t>(archive_read_header_position(a.get()))
+                           : 0);
+    contents.clear();
+    bool limit = false, broken = false;
+    while (true) {
+      la_ssize_t n = archive_read_data(a.get(), buf.data(), buf.size());
+      if (n == 0) break;
+      if (n < 0) {
+        broken = true;
+        break;
+      }
+      contents.append(buf.data(), static_cast<size_t>(n));
+      total += static_cast<uint64_t>(n);
+      if (contents.size() > options_.zip.max_entry_bytes ||
+          (total > options_.zip.ratio_exempt_bytes &&
+           total / std::max<uint64_t>(data.size(), 1) > options_.zip.max_ratio)) {
+        limit = true;
+        break;
+      }
+    }
+    if (limit) {
+      fail("archive.limit", name,
+           "entry inflates past the size or ratio limit (decompression bomb); not scanned");
+      return;
+    }
+    if (broken) {
+      const char* err = archive_error_string(a.get());
+      Add(ModelFinding{
+          "archive.malformed", Severity::kHigh, location, 0, name,
+          StrCat("entry data is corrupt or truncated: ", err != nullptr ? err : "unknown error",
+                 "; the part read was scanned"),
+          1});
+      Incomplete(StrCat(where, ": corrupt or truncated entry"));
+    }
+    Format inner = Format::kUnknown;
+    ScanAny(contents, where, depth, /*strict=*/!stream, &inner);
+    if (broken) return;
+  }
 }
 
 void ScanSession::ScanNpy(std::string_view data, const std::string& location, uint32_t depth) {

@@ -24,6 +24,20 @@ std::string_view FormatName(Format f) {
       return "safetensors";
     case Format::kGguf:
       return "gguf";
+    case Format::kZlib:
+      return "zlib";
+    case Format::kTar:
+      return "tar";
+    case Format::kSevenZip:
+      return "7z";
+    case Format::kXz:
+      return "xz";
+    case Format::kBzip2:
+      return "bzip2";
+    case Format::kZstd:
+      return "zstd";
+    case Format::kLz4:
+      return "lz4";
   }
   return "unknown";
 }
@@ -39,11 +53,33 @@ Format Sniff(std::string_view data, bool strict_pickle) {
     return Format::kGzip;
   }
   if (data.substr(0, 6) == "\x93NUMPY"sv) return Format::kNpy;
+  if (data.substr(0, 6) == "7z\xBC\xAF\x27\x1C"sv) return Format::kSevenZip;
+  if (data.substr(0, 6) ==
+      "\xFD"
+      "7zXZ\x00"sv)
+    return Format::kXz;
+  if (data.substr(0, 4) == "\x28\xB5\x2F\xFD"sv) return Format::kZstd;
+  if (data.substr(0, 4) == "\x04\x22\x4D\x18"sv) return Format::kLz4;
+  // "BZh" and a block size digit, then the block magic (pi) or the end-of-stream magic.
+  if (data.size() >= 10 && data.substr(0, 3) == "BZh" && data[3] >= '1' && data[3] <= '9' &&
+      (data.substr(4, 6) == "\x31\x41\x59\x26\x53\x59"sv ||
+       data.substr(4, 6) == "\x17\x72\x45\x38\x50\x90"sv)) {
+    return Format::kBzip2;
+  }
+  // "ustar" at offset 257 (POSIX and GNU tar headers).
+  if (data.size() >= 512 && data.substr(257, 5) == "ustar"sv) return Format::kTar;
   if (LooksLikeGguf(data)) return Format::kGguf;
   // Before the pickle check: a header length whose low bytes read as PROTO must not turn a
   // safetensors file into a pickle (the scanner still tries the pickle reading of it).
   if (LooksLikeSafetensors(data)) return Format::kSafetensors;
   if (PickleVm::LooksLikePickle(data, strict_pickle)) return Format::kPickle;
+  // zlib: deflate with a 32 KiB window or less, and the header check bits.
+  if (data.size() >= 2 && (static_cast<unsigned char>(data[0]) & 0x8f) == 0x08 &&
+      ((static_cast<unsigned char>(data[0]) << 8) | static_cast<unsigned char>(data[1])) % 31 ==
+          0 &&
+      (static_cast<unsigned char>(data[1]) & 0x20) == 0) {
+    return Format::kZlib;
+  }
   // A ZIP with data prepended (self-extracting style) is still opened by zipfile and miniz,
   // which find the end-of-central-directory record from the end.
   constexpr size_t kEocdSearch = 65535 + 22;

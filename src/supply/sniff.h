@@ -17,10 +17,17 @@ enum class Format : uint8_t {
   kNpy,          // NumPy .npy array
   kSafetensors,  // safetensors (JSON header + tensor bytes)
   kGguf,         // GGUF (llama.cpp)
+  kZlib,         // raw zlib stream (joblib's zlib compression)
+  kTar,          // POSIX/GNU tar (legacy PyTorch layout)
+  kSevenZip,     // 7z archive
+  kXz,           // xz or legacy lzma stream
+  kBzip2,
+  kZstd,
+  kLz4,  // LZ4 frame
 };
 
 // Stable lower-case names: "unknown", "empty", "pickle", "zip", "gzip", "npy",
-// "safetensors", "gguf".
+// "safetensors", "gguf", "zlib", "tar", "7z", "xz", "bzip2", "zstd", "lz4".
 std::string_view FormatName(Format f);
 
 // Detects the format of `data` from its bytes. `strict_pickle` (used for archive members)
