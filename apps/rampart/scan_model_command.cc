@@ -44,6 +44,7 @@ struct ScanModelFlags {
   std::string format = "table";
   std::string fail_on = "medium";
   std::string progress = "auto";
+  std::vector<std::string> profiles;
   uint64_t max_file_bytes = uint64_t{64} << 30;
 };
 
@@ -418,7 +419,16 @@ int RunScanModel(const ScanModelFlags& flags) {
   ProgressLine progress(flags.progress == "always" || (flags.progress == "auto" && tty), tty);
   std::vector<FileResult> results;
   for (const auto& p : flags.paths) CollectFiles(p, &results);
-  const supply::ModelScanner scanner;
+  supply::ScanOptions options;
+  for (const std::string& name : flags.profiles) {
+    if (!options.policy.AddProfile(name)) {
+      std::fprintf(
+          stderr, "rampart scan-model: --allow-profile: unknown profile '%s' (known: %s)\n",
+          ForTerminal(name).c_str(), StrJoin(supply::ImportPolicy::ProfileNames(), ", ").c_str());
+      return kExitError;
+    }
+  }
+  const supply::ModelScanner scanner(std::move(options));
   bool incomplete = false, failed = false;
   size_t with_findings = 0;
   for (size_t i = 0; i < results.size(); ++i) {
@@ -479,6 +489,10 @@ void RegisterScanModel(CLI::App& app) {
   sub->add_option("--fail-on", flags->fail_on,
                   "Exit 1 on a finding at or above this severity (low|medium|high|critical)")
       ->capture_default_str();
+  sub->add_option("--allow-profile", flags->profiles,
+                  "Also allow the imports of an opt-in profile: joblib, sklearn, xgboost "
+                  "(repeat or separate with commas)")
+      ->delimiter(',');
   sub->add_option("--max-file-bytes", flags->max_file_bytes, "Largest file scanned")
       ->capture_default_str();
   AddCommand(sub, [flags] { return RunScanModel(*flags); });

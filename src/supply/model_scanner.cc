@@ -10,7 +10,10 @@
 
 #include "common/strings.h"
 #include "supply/gguf.h"
+#include "supply/keras.h"
+#include "supply/onnx.h"
 #include "supply/safetensors.h"
+#include "supply/tensorflow.h"
 
 namespace rampart::supply {
 
@@ -267,6 +270,19 @@ void ScanSession::ScanAny(std::string_view data, const std::string& location, ui
       AddChecked(CheckGguf(data, options_.gguf), location);
       ScanPolyglot(data, f, location, depth);
       return;
+    case Format::kOnnx:
+      AddChecked(CheckOnnx(data), location);
+      return;
+    case Format::kSavedModel:
+      AddChecked(CheckSavedModel(data), location);
+      return;
+    case Format::kHdf5:
+      for (std::string_view config : FindKerasConfigs(data)) {
+        CheckResult r = CheckKerasConfig(config);
+        for (ModelFinding& finding : r.findings) finding.offset = config.data() - data.data();
+        AddChecked(std::move(r), location);
+      }
+      return;
     case Format::kEmpty:
     case Format::kUnknown:
       return;
@@ -321,7 +337,11 @@ void ScanSession::ScanZip(std::string_view data, const std::string& location, ui
   for (const ZipIssue& i : zip.issues()) add_issue(i);
   if (!zip.ok()) return;
   std::string storage;
+  // Keras 3 `.keras` files: a zip with config.json beside metadata.json / model.weights.h5.
+  std::string keras_config;
+  bool keras_marker = false;
   for (const ZipEntry& e : zip.entries()) {
+    if (e.name == "metadata.json" || e.name == "model.weights.h5") keras_marker = true;
     if (!e.name.empty() && e.name.back() == '/' && e.uncompressed_size == 0) continue;
     Progress(location, e.data_offset);
     std::string_view contents;
@@ -329,8 +349,12 @@ void ScanSession::ScanZip(std::string_view data, const std::string& location, ui
     bool got = zip.Extract(e, &storage, &contents, &issues);
     for (const ZipIssue& i : issues) add_issue(i);
     if (!got) continue;
+    if (e.name == "config.json") keras_config.assign(contents);
     Format f = Format::kUnknown;
     ScanAny(contents, Join(location, e.name), depth, /*strict=*/true, &f);
+  }
+  if (keras_marker && !keras_config.empty()) {
+    AddChecked(CheckKerasConfig(keras_config), Join(location, "config.json"));
   }
 }
 

@@ -214,4 +214,100 @@ ImportClass ImportPolicy::Classify(std::string_view module, std::string_view nam
   return out;
 }
 
+namespace {
+
+// joblib's wrappers around the NumPy arrays it stores beside the pickle.
+constexpr std::string_view kJoblib[] = {
+    "joblib.numpy_pickle.NumpyArrayWrapper",
+    "joblib.numpy_pickle.NDArrayWrapper",
+    "joblib.numpy_pickle.ZNDArrayWrapper",
+    "joblib.numpy_pickle_compat.NDArrayWrapper",
+    "joblib.numpy_pickle_compat.ZNDArrayWrapper",
+    "numpy.core.numeric._frombuffer",
+    "numpy._core.numeric._frombuffer",
+};
+
+// Common scikit-learn estimators and transformers, and the NumPy/SciPy objects they hold.
+constexpr std::string_view kSklearn[] = {
+    "sklearn.linear_model._logistic.LogisticRegression",
+    "sklearn.linear_model._base.LinearRegression",
+    "sklearn.linear_model._ridge.Ridge",
+    "sklearn.linear_model._ridge.RidgeClassifier",
+    "sklearn.linear_model._stochastic_gradient.SGDClassifier",
+    "sklearn.linear_model._stochastic_gradient.SGDRegressor",
+    "sklearn.linear_model._coordinate_descent.Lasso",
+    "sklearn.linear_model._coordinate_descent.ElasticNet",
+    "sklearn.tree._classes.DecisionTreeClassifier",
+    "sklearn.tree._classes.DecisionTreeRegressor",
+    "sklearn.tree._tree.Tree",
+    "sklearn.ensemble._forest.RandomForestClassifier",
+    "sklearn.ensemble._forest.RandomForestRegressor",
+    "sklearn.ensemble._forest.ExtraTreesClassifier",
+    "sklearn.ensemble._forest.ExtraTreesRegressor",
+    "sklearn.ensemble._gb.GradientBoostingClassifier",
+    "sklearn.ensemble._gb.GradientBoostingRegressor",
+    "sklearn.ensemble._hist_gradient_boosting.gradient_boosting.HistGradientBoostingClassifier",
+    "sklearn.ensemble._hist_gradient_boosting.gradient_boosting.HistGradientBoostingRegressor",
+    "sklearn._loss.loss.HalfBinomialLoss",
+    "sklearn._loss.loss.HalfMultinomialLoss",
+    "sklearn._loss.loss.HalfSquaredError",
+    "sklearn._loss.link.LogitLink",
+    "sklearn._loss.link.IdentityLink",
+    "sklearn._loss.link.MultinomialLogit",
+    "sklearn.svm._classes.SVC",
+    "sklearn.svm._classes.SVR",
+    "sklearn.svm._classes.LinearSVC",
+    "sklearn.neighbors._classification.KNeighborsClassifier",
+    "sklearn.neighbors._regression.KNeighborsRegressor",
+    "sklearn.naive_bayes.MultinomialNB",
+    "sklearn.naive_bayes.GaussianNB",
+    "sklearn.cluster._kmeans.KMeans",
+    "sklearn.decomposition._pca.PCA",
+    "sklearn.decomposition._truncated_svd.TruncatedSVD",
+    "sklearn.preprocessing._data.StandardScaler",
+    "sklearn.preprocessing._data.MinMaxScaler",
+    "sklearn.preprocessing._data.RobustScaler",
+    "sklearn.preprocessing._label.LabelEncoder",
+    "sklearn.preprocessing._encoders.OneHotEncoder",
+    "sklearn.preprocessing._encoders.OrdinalEncoder",
+    "sklearn.impute._base.SimpleImputer",
+    "sklearn.feature_extraction.text.CountVectorizer",
+    "sklearn.feature_extraction.text.TfidfVectorizer",
+    "sklearn.feature_extraction.text.TfidfTransformer",
+    "sklearn.pipeline.Pipeline",
+    "sklearn.compose._column_transformer.ColumnTransformer",
+    "scipy.sparse._csr.csr_matrix",
+    "scipy.sparse._csc.csc_matrix",
+    "numpy.random._pickle.__randomstate_ctor",
+    "numpy.random._pickle.__bit_generator_ctor",
+    "numpy.random._pickle.__generator_ctor",
+    "numpy.random.mtrand.RandomState",
+    "numpy.random._mt19937.MT19937",
+};
+
+// XGBoost's scikit-learn wrappers and its Booster (which stores the model as bytes).
+constexpr std::string_view kXgboost[] = {
+    "xgboost.sklearn.XGBClassifier",
+    "xgboost.sklearn.XGBRegressor",
+    "xgboost.sklearn.XGBRanker",
+    "xgboost.core.Booster",
+};
+
+}  // namespace
+
+std::vector<std::string_view> ImportPolicy::ProfileNames() {
+  return {"joblib", "sklearn", "xgboost"};
+}
+
+bool ImportPolicy::AddProfile(std::string_view name) {
+  auto add = [&](const auto& list) {
+    for (std::string_view n : list) Allow(std::string(n));
+    return true;
+  };
+  if (name == "joblib") return add(kJoblib);
+  if (name == "sklearn") return add(kSklearn);
+  if (name == "xgboost") return add(kXgboost);
+  return false;
+}
+
 }  // namespace rampart::supply

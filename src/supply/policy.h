@@ -16,6 +16,7 @@
 #include <string_view>
 #include <unordered_map>
 #include <unordered_set>
+#include <vector>
 
 #include "rampart/finding.h"
 
@@ -44,6 +45,13 @@ class ImportPolicy {
   ImportPolicy() = default;
 
   ImportClass Classify(std::string_view module, std::string_view name) const;
+
+  // Names of the opt-in allowlist profiles: "joblib", "sklearn", "xgboost".
+  static std::vector<std::string_view> ProfileNames();
+  // Adds the globals of an opt-in profile to the allowlist; false for an unknown name. The
+  // profiles name classes that only construct data when unpickled; loading such a model still
+  // runs that library's code, so they are opt-in rather than default.
+  bool AddProfile(std::string_view name);
 
   // Adds an exact `module.name` (dotted, canonical) to the allowlist.
   void Allow(std::string canonical) { allow_.insert(std::move(canonical)); }

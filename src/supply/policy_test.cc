@@ -74,3 +74,31 @@ TEST(ImportPolicy, UnknownImportsAreAtLeastMedium) {
 
 }  // namespace
 }  // namespace rampart::supply
+
+namespace rampart::supply {
+namespace {
+
+TEST(ImportPolicyProfiles, OptInProfilesAllowTheirClassesOnly) {
+  ImportPolicy p = ImportPolicy::Default();
+  EXPECT_EQ(p.Classify("sklearn.linear_model._logistic", "LogisticRegression").verdict,
+            ImportVerdict::kUnknown);
+  EXPECT_EQ(p.Classify("joblib.numpy_pickle", "NumpyArrayWrapper").verdict,
+            ImportVerdict::kUnknown);
+  for (std::string_view name : ImportPolicy::ProfileNames()) EXPECT_TRUE(p.AddProfile(name));
+  EXPECT_FALSE(p.AddProfile("everything"));
+  EXPECT_EQ(p.Classify("sklearn.linear_model._logistic", "LogisticRegression").verdict,
+            ImportVerdict::kAllowed);
+  EXPECT_EQ(p.Classify("joblib.numpy_pickle", "NumpyArrayWrapper").verdict,
+            ImportVerdict::kAllowed);
+  EXPECT_EQ(p.Classify("xgboost.core", "Booster").verdict, ImportVerdict::kAllowed);
+  EXPECT_EQ(p.Classify("numpy.random._pickle", "__randomstate_ctor").verdict,
+            ImportVerdict::kAllowed);
+  // A profile never opens a path to the denylist.
+  EXPECT_EQ(p.Classify("sklearn.tree._tree", "Tree.__init__.__globals__").verdict,
+            ImportVerdict::kDenied);
+  EXPECT_EQ(p.Classify("os", "system").verdict, ImportVerdict::kDenied);
+  EXPECT_EQ(p.Classify("sklearn.utils", "_joblib").verdict, ImportVerdict::kUnknown);
+}
+
+}  // namespace
+}  // namespace rampart::supply

@@ -1,8 +1,11 @@
 #include "supply/sniff.h"
 
 #include "supply/gguf.h"
+#include "supply/keras.h"
+#include "supply/onnx.h"
 #include "supply/pickle_vm.h"
 #include "supply/safetensors.h"
+#include "supply/tensorflow.h"
 
 namespace rampart::supply {
 
@@ -38,6 +41,12 @@ std::string_view FormatName(Format f) {
       return "zstd";
     case Format::kLz4:
       return "lz4";
+    case Format::kOnnx:
+      return "onnx";
+    case Format::kSavedModel:
+      return "savedmodel";
+    case Format::kHdf5:
+      return "hdf5";
   }
   return "unknown";
 }
@@ -69,10 +78,13 @@ Format Sniff(std::string_view data, bool strict_pickle) {
   // "ustar" at offset 257 (POSIX and GNU tar headers).
   if (data.size() >= 512 && data.substr(257, 5) == "ustar"sv) return Format::kTar;
   if (LooksLikeGguf(data)) return Format::kGguf;
+  if (LooksLikeHdf5(data)) return Format::kHdf5;
   // Before the pickle check: a header length whose low bytes read as PROTO must not turn a
   // safetensors file into a pickle (the scanner still tries the pickle reading of it).
   if (LooksLikeSafetensors(data)) return Format::kSafetensors;
   if (PickleVm::LooksLikePickle(data, strict_pickle)) return Format::kPickle;
+  if (LooksLikeOnnx(data)) return Format::kOnnx;
+  if (LooksLikeSavedModel(data)) return Format::kSavedModel;
   // zlib: deflate with a 32 KiB window or less, and the header check bits.
   if (data.size() >= 2 && (static_cast<unsigned char>(data[0]) & 0x8f) == 0x08 &&
       ((static_cast<unsigned char>(data[0]) << 8) | static_cast<unsigned char>(data[1])) % 31 ==

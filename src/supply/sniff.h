@@ -23,11 +23,15 @@ enum class Format : uint8_t {
   kXz,           // xz or legacy lzma stream
   kBzip2,
   kZstd,
-  kLz4,  // LZ4 frame
+  kLz4,         // LZ4 frame
+  kOnnx,        // ONNX ModelProto
+  kSavedModel,  // TensorFlow saved_model.pb
+  kHdf5,        // HDF5 (Keras .h5)
 };
 
 // Stable lower-case names: "unknown", "empty", "pickle", "zip", "gzip", "npy",
-// "safetensors", "gguf", "zlib", "tar", "7z", "xz", "bzip2", "zstd", "lz4".
+// "safetensors", "gguf", "zlib", "tar", "7z", "xz", "bzip2", "zstd", "lz4",
+// "onnx", "savedmodel", "hdf5".
 std::string_view FormatName(Format f);
 
 // Detects the format of `data` from its bytes. `strict_pickle` (used for archive members)

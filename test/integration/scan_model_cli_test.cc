@@ -170,3 +170,20 @@ TEST(ScanModelCli, ProgressIsReportedForLargeFilesWhenAsked) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(ScanModelCli, AllowProfilesAreOptIn) {
+  // What pickle.dumps(LogisticRegression()) imports: the class at its defining module.
+  std::string path =
+      Write("logreg.pkl", std::string("\x80\x02", 2) +
+                              "csklearn.linear_model._logistic\nLogisticRegression\n)R.");
+  EXPECT_EQ(RunRampart("scan-model " + path).exit_code, 1);
+  Result r = RunRampart("scan-model --allow-profile joblib,sklearn " + path);
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  Result bad = RunRampart("scan-model --allow-profile everything " + path, true);
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.out.find("unknown profile"), std::string::npos) << bad.out;
+}
+
+}  // namespace

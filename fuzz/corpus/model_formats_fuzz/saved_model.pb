@@ -1,0 +1,5 @@
+" 
+
+rReadFile
+
+pPyFunc
