@@ -11,76 +11,16 @@
 #include <vector>
 
 #include "supply/model_scanner.h"
+#include "supply/test_archives.h"
 #include "supply/test_pickles.h"
 
 namespace rampart::supply {
 namespace {
 
-enum class Filter { kNone, kXz, kBzip2, kZstd, kLz4, kGzip };
-
-struct Member {
-  std::string name;
-  std::string data;
-  const char* link = nullptr;  // a symlink target instead of data
-};
-
-// Writes `members` as an archive of `format` ("ustar", "pax", "7zip", "raw") through
-// `filter`, with libarchive itself.
-std::string WriteArchive(const char* format, Filter filter, const std::vector<Member>& members) {
-  struct archive* a = archive_write_new();
-  EXPECT_EQ(archive_write_set_format_by_name(a, format), ARCHIVE_OK) << archive_error_string(a);
-  switch (filter) {
-    case Filter::kNone:
-      break;
-    case Filter::kXz:
-      archive_write_add_filter_xz(a);
-      break;
-    case Filter::kBzip2:
-      archive_write_add_filter_bzip2(a);
-      break;
-    case Filter::kZstd:
-      archive_write_add_filter_zstd(a);
-      break;
-    case Filter::kLz4:
-      archive_write_add_filter_lz4(a);
-      break;
-    case Filter::kGzip:
-      archive_write_add_filter_gzip(a);
-      break;
-  }
-  std::vector<char> buf(8 << 20);
-  size_t used = 0;
-  EXPECT_EQ(archive_write_open_memory(a, buf.data(), buf.size(), &used), ARCHIVE_OK)
-      << archive_error_string(a);
-  for (const Member& m : members) {
-    struct archive_entry* e = archive_entry_new();
-    archive_entry_set_pathname(e, m.name.c_str());
-    if (m.link != nullptr) {
-      archive_entry_set_filetype(e, AE_IFLNK);
-      archive_entry_set_symlink(e, m.link);
-      archive_entry_set_size(e, 0);
-    } else {
-      archive_entry_set_filetype(e, AE_IFREG);
-      archive_entry_set_size(e, static_cast<la_int64_t>(m.data.size()));
-    }
-    archive_entry_set_perm(e, 0644);
-    EXPECT_EQ(archive_write_header(a, e), ARCHIVE_OK) << archive_error_string(a);
-    if (m.link == nullptr) archive_write_data(a, m.data.data(), m.data.size());
-    archive_entry_free(e);
-  }
-  archive_write_close(a);
-  archive_write_free(a);
-  return std::string(buf.data(), used);
-}
-
-std::string Zlib(const std::string& data) {
-  uLongf n = compressBound(data.size());
-  std::string out(n, '\0');
-  compress2(reinterpret_cast<Bytef*>(out.data()), &n, reinterpret_cast<const Bytef*>(data.data()),
-            data.size(), 6);
-  out.resize(n);
-  return out;
-}
+using testing::Filter;
+using testing::Member;
+using testing::WriteArchive;
+using testing::Zlib;
 
 const ModelFinding* Find(const ScanReport& r, std::string_view id, std::string_view subject) {
   for (const auto& f : r.findings) {
