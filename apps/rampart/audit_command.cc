@@ -195,8 +195,8 @@ int RunPrune(const AuditFlags& f) {
   if (result->pruned == 0) {
     std::printf("nothing older than %s\n", f.older_than.c_str());
   } else {
-    std::printf("pruned %lu records; signed checkpoint at seq %lu\n",
-                (unsigned long)result->pruned, (unsigned long)result->checkpoint_seq);
+    std::printf("pruned %lu records; signed checkpoint at seq %lu\n", (unsigned long)result->pruned,
+                (unsigned long)result->checkpoint_seq);
   }
   return kExitClean;
 }

@@ -111,8 +111,8 @@ absl::StatusOr<std::string> LoadKeyFile(const std::string& path) {
     if (auto raw = DigestFromHex(key); raw.ok()) key.assign(AsChars(*raw));
   }
   if (key.size() < kMinKeyBytes) {
-    return absl::InvalidArgumentError(StrCat("audit key file ", path, ": key shorter than ",
-                                             kMinKeyBytes, " bytes"));
+    return absl::InvalidArgumentError(
+        StrCat("audit key file ", path, ": key shorter than ", kMinKeyBytes, " bytes"));
   }
   return key;
 }

@@ -23,7 +23,8 @@ absl::Status Query(const std::string& path, const QueryFilter& filter,
   if (filter.reason) s.Bind(2, *filter.reason);
   if (filter.since_us) s.Bind(3, *filter.since_us);
   if (filter.until_us) s.Bind(4, *filter.until_us);
-  if (filter.limit > 0) s.Bind(5, static_cast<int64_t>(std::min<uint64_t>(filter.limit, INT64_MAX)));
+  if (filter.limit > 0)
+    s.Bind(5, static_cast<int64_t>(std::min<uint64_t>(filter.limit, INT64_MAX)));
   while (true) {
     auto row = s.Step();
     if (!row.ok()) return row.status();

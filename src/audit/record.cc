@@ -187,8 +187,8 @@ absl::StatusOr<AuditFinding> DecodeFinding(const boost::json::value& v) {
 }  // namespace
 
 AuditFinding FromFinding(const Finding& f) {
-  return AuditFinding{f.detector, f.rule, f.category, f.severity, f.field, f.span.begin,
-                      f.span.end};
+  return AuditFinding{f.detector, f.rule,       f.category, f.severity,
+                      f.field,    f.span.begin, f.span.end};
 }
 
 std::string EncodeRecord(const Record& r) {

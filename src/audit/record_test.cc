@@ -37,11 +37,12 @@ TEST(Record, EscapesControlCharactersAndReplacesInvalidUtf8) {
   Record r;
   r.principal = std::string("a\"b\\c\n\x01\x7f", 8) + "\xff" + "é";
   std::string enc = EncodeRecord(r);
-  EXPECT_NE(enc.find(R"("principal":"a\"b\\c\n\u0001\u007f\ufffdé")"), std::string::npos)
-      << enc;
+  EXPECT_NE(enc.find(R"("principal":"a\"b\\c\n\u0001\u007f\ufffdé")"), std::string::npos) << enc;
   auto back = DecodeRecord(enc);
   ASSERT_TRUE(back.ok());
-  EXPECT_EQ(back->principal, "a\"b\\c\n\x01\x7f\xEF\xBF\xBD" "é");
+  EXPECT_EQ(back->principal,
+            "a\"b\\c\n\x01\x7f\xEF\xBF\xBD"
+            "é");
 }
 
 TEST(Record, FromFindingKeepsSpansAndIdsOnly) {
@@ -63,10 +64,10 @@ TEST(Record, FromFindingKeepsSpansAndIdsOnly) {
 TEST(Record, DecoderRejectsMalformedInput) {
   EXPECT_FALSE(DecodeRecord("").ok());
   EXPECT_FALSE(DecodeRecord("[]").ok());
-  EXPECT_FALSE(DecodeRecord(R"({"seq":1})").ok());                 // no version
-  EXPECT_FALSE(DecodeRecord(R"({"v":2,"seq":1})").ok());           // unknown version
-  EXPECT_FALSE(DecodeRecord(R"({"v":1})").ok());                   // no seq
-  EXPECT_FALSE(DecodeRecord(R"({"v":1,"seq":-1})").ok());          // negative seq
+  EXPECT_FALSE(DecodeRecord(R"({"seq":1})").ok());                  // no version
+  EXPECT_FALSE(DecodeRecord(R"({"v":2,"seq":1})").ok());            // unknown version
+  EXPECT_FALSE(DecodeRecord(R"({"v":1})").ok());                    // no seq
+  EXPECT_FALSE(DecodeRecord(R"({"v":1,"seq":-1})").ok());           // negative seq
   EXPECT_FALSE(DecodeRecord(R"({"v":1,"seq":1,"extra":1})").ok());  // unknown member
   EXPECT_FALSE(DecodeRecord(R"({"v":1,"seq":1,"principal":3})").ok());
   EXPECT_FALSE(DecodeRecord(R"({"v":1,"seq":1,"findings":[{"begin":5,"end":2,)"

@@ -19,8 +19,8 @@ absl::StatusOr<PruneResult> Prune(const std::string& path, std::string_view key,
     if (!report.ok()) return report.status();
     if (!report->ok) {
       return absl::FailedPreconditionError(
-          StrCat("audit log ", path, " does not verify (", BreakKindName(report->kind),
-                 " at seq ", report->broken_seq, ": ", report->detail, "); not pruning"));
+          StrCat("audit log ", path, " does not verify (", BreakKindName(report->kind), " at seq ",
+                 report->broken_seq, ": ", report->detail, "); not pruning"));
     }
     PruneResult result;
     if (report->records_checked == 0) return result;
@@ -28,9 +28,8 @@ absl::StatusOr<PruneResult> Prune(const std::string& path, std::string_view key,
     if (!first_kept.ok()) return first_kept.status();
     (*first_kept)->Bind(1, cutoff_us);
     if (auto row = (*first_kept)->Step(); !row.ok()) return row.status();
-    uint64_t prune_to = (*first_kept)->IsNull(0)
-                            ? report->last_seq
-                            : static_cast<uint64_t>((*first_kept)->Int(0)) - 1;
+    uint64_t prune_to = (*first_kept)->IsNull(0) ? report->last_seq
+                                                 : static_cast<uint64_t>((*first_kept)->Int(0)) - 1;
     if (prune_to < report->first_seq) return result;
     auto hash_stmt = db.Prepare("SELECT record_hash FROM records WHERE seq = ?1");
     if (!hash_stmt.ok()) return hash_stmt.status();

@@ -22,7 +22,6 @@ struct PruneResult {
 // whole log (a broken log is not pruned: FailedPrecondition naming the break, so a prune
 // cannot launder tampering), then writes a signed checkpoint holding the seq and
 // record_hash of the last pruned record, then deletes, all in one transaction.
-absl::StatusOr<PruneResult> Prune(const std::string& path, std::string_view key,
-                                  int64_t cutoff_us);
+absl::StatusOr<PruneResult> Prune(const std::string& path, std::string_view key, int64_t cutoff_us);
 
 }  // namespace rampart::audit

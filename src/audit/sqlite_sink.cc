@@ -34,14 +34,14 @@ struct SqliteSink::Impl {
   std::atomic<uint64_t> committed_seq{0};
 
   std::mutex mu;
-  std::condition_variable has_work;   // queue non-empty or closing
-  std::condition_variable has_room;   // queue below capacity
-  std::condition_variable idle;       // a batch finished
-  std::deque<Pending> queue;          // guarded by mu
-  uint64_t submitted = 0;             // guarded by mu: records ever queued
-  uint64_t finished = 0;              // guarded by mu: records written or failed
-  bool closing = false;               // guarded by mu
-  bool closed = false;                // guarded by mu
+  std::condition_variable has_work;  // queue non-empty or closing
+  std::condition_variable has_room;  // queue below capacity
+  std::condition_variable idle;      // a batch finished
+  std::deque<Pending> queue;         // guarded by mu
+  uint64_t submitted = 0;            // guarded by mu: records ever queued
+  uint64_t finished = 0;             // guarded by mu: records written or failed
+  bool closing = false;              // guarded by mu
+  bool closed = false;               // guarded by mu
   std::thread writer;
   std::once_flag close_once;
 
@@ -84,11 +84,10 @@ absl::Status CheckTail(Db& db, const std::string& key, uint64_t* seq, Sha256Dige
     auto prev = DigestFromHex(s.Text(2));
     Sha256Digest recomputed = RecordHash(prev.ok() ? *prev : Sha256Digest{}, s.Text(1));
     if (last_seq != h.seq || !prev.ok() || ToHex(recomputed) != s.Text(3) ||
-        !DigestEqual(recomputed, h.record_hash) ||
-        ToHex(RecordMac(key, recomputed)) != s.Text(4)) {
+        !DigestEqual(recomputed, h.record_hash) || ToHex(RecordMac(key, recomputed)) != s.Text(4)) {
       return absl::DataLossError(StrCat("audit log ", db.path(), ": the last record (seq ",
-                                        last_seq, ") does not match the signed head (seq ",
-                                        h.seq, "); run rampart audit verify"));
+                                        last_seq, ") does not match the signed head (seq ", h.seq,
+                                        "); run rampart audit verify"));
     }
   } else if (!cp->has_value() || (*cp)->seq != h.seq ||
              !DigestEqual((*cp)->record_hash, h.record_hash)) {

@@ -7,9 +7,9 @@
 
 #include <algorithm>
 #include <mutex>
-#include <thread>
 #include <set>
 #include <sstream>
+#include <thread>
 #include <vector>
 
 #include "audit/query.h"
@@ -32,11 +32,12 @@ TEST(SqliteSink, AcknowledgesEachRecordWithIncreasingSeq) {
   std::mutex mu;
   std::vector<uint64_t> seqs;
   for (int i = 0; i < 100; ++i) {
-    ASSERT_TRUE(sink->Submit(SampleRecord(i), [&](absl::StatusOr<uint64_t> seq) {
-                      ASSERT_TRUE(seq.ok());
-                      std::lock_guard lock(mu);
-                      seqs.push_back(*seq);
-                    })
+    ASSERT_TRUE(sink->Submit(SampleRecord(i),
+                             [&](absl::StatusOr<uint64_t> seq) {
+                               ASSERT_TRUE(seq.ok());
+                               std::lock_guard lock(mu);
+                               seqs.push_back(*seq);
+                             })
                     .ok());
   }
   sink->Flush();
@@ -246,11 +247,10 @@ TEST(SqliteSink, FailedCommitReportsErrorsAndKeepsTheChainWhole) {
   absl::Status got;
   {
     WriteLock lock(db);
-    ASSERT_TRUE((*sink)
-                    ->Submit(SampleRecord(5), [&](absl::StatusOr<uint64_t> seq) {
-                      got = seq.status();
-                    })
-                    .ok());
+    ASSERT_TRUE(
+        (*sink)
+            ->Submit(SampleRecord(5), [&](absl::StatusOr<uint64_t> seq) { got = seq.status(); })
+            .ok());
     (*sink)->Flush();
   }
   EXPECT_EQ(got.code(), absl::StatusCode::kUnavailable);
@@ -268,8 +268,7 @@ TEST(SqliteSink, SubmitAfterCloseFails) {
   auto sink = OpenSink(dir.File("a.db"));
   sink->Close();
   sink->Close();
-  EXPECT_EQ(sink->Submit(SampleRecord(0), nullptr).code(),
-            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(sink->Submit(SampleRecord(0), nullptr).code(), absl::StatusCode::kFailedPrecondition);
 }
 
 TEST(SqliteSink, CloseDrainsTheQueue) {
@@ -279,8 +278,7 @@ TEST(SqliteSink, CloseDrainsTheQueue) {
   std::atomic<int> durable{0};
   for (int i = 0; i < 500; ++i) {
     ASSERT_TRUE(
-        sink->Submit(SampleRecord(i), [&](absl::StatusOr<uint64_t> s) { durable += s.ok(); })
-            .ok());
+        sink->Submit(SampleRecord(i), [&](absl::StatusOr<uint64_t> s) { durable += s.ok(); }).ok());
   }
   sink->Close();
   EXPECT_EQ(durable.load(), 500);

@@ -72,8 +72,8 @@ absl::StatusOr<std::unique_ptr<Db>> Db::Open(const std::string& path, OpenMode m
   sqlite3_extended_result_codes(raw, 1);
   if (mode == OpenMode::kCreate) {
     if (auto st = db->Exec("PRAGMA journal_mode=WAL"); !st.ok()) return st;
-    if (auto st = db->Exec(synchronous_full ? "PRAGMA synchronous=FULL"
-                                            : "PRAGMA synchronous=NORMAL");
+    if (auto st =
+            db->Exec(synchronous_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
         !st.ok()) {
       return st;
     }
@@ -91,8 +91,8 @@ absl::StatusOr<std::unique_ptr<Db>> Db::Open(const std::string& path, OpenMode m
     }
     if (auto c = db->Exec("COMMIT"); !c.ok()) return c;
   } else if (mode == OpenMode::kExisting) {
-    if (auto st = db->Exec(synchronous_full ? "PRAGMA synchronous=FULL"
-                                            : "PRAGMA synchronous=NORMAL");
+    if (auto st =
+            db->Exec(synchronous_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
         !st.ok()) {
       return st;
     }
@@ -115,8 +115,8 @@ Db::~Db() { sqlite3_close_v2(db_); }
 
 absl::Status Db::Error(std::string_view what) const {
   int code = db_ ? sqlite3_extended_errcode(db_) : SQLITE_NOMEM;
-  std::string msg = StrCat("audit log ", path_, ": ", what, ": ",
-                           db_ ? sqlite3_errmsg(db_) : "out of memory");
+  std::string msg =
+      StrCat("audit log ", path_, ": ", what, ": ", db_ ? sqlite3_errmsg(db_) : "out of memory");
   switch (code & 0xff) {
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
@@ -169,9 +169,9 @@ absl::Status Db::CheckOrStoreKeyId(const std::string& key_id) {
     return (*ins)->Step().status();
   }
   if (*stored != key_id) {
-    return absl::FailedPreconditionError(
-        StrCat("audit log ", path_, ": the key does not match the log (key id ", key_id,
-               ", the log was written with ", *stored, ")"));
+    return absl::FailedPreconditionError(StrCat("audit log ", path_,
+                                                ": the key does not match the log (key id ", key_id,
+                                                ", the log was written with ", *stored, ")"));
   }
   return absl::OkStatus();
 }

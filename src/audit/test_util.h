@@ -23,8 +23,8 @@ class TempDir {
  public:
   TempDir() {
     static std::atomic<int> counter{0};
-    path_ = std::string(::testing::TempDir()) + "/rampart_audit_" + std::to_string(getpid()) +
-            "_" + std::to_string(counter++);
+    path_ = std::string(::testing::TempDir()) + "/rampart_audit_" + std::to_string(getpid()) + "_" +
+            std::to_string(counter++);
     std::filesystem::remove_all(path_);
     std::filesystem::create_directories(path_);
   }

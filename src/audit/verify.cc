@@ -46,8 +46,8 @@ absl::StatusOr<VerifyReport> VerifyDb(Db& db, std::string_view key) {
   std::string key_id = KeyId(key);
   if (!stored_id->empty() && *stored_id != key_id) {
     return absl::FailedPreconditionError(StrCat("audit log ", db.path(),
-                                                ": the key does not match the log (key id ",
-                                                key_id, ", the log says ", *stored_id, ")"));
+                                                ": the key does not match the log (key id ", key_id,
+                                                ", the log says ", *stored_id, ")"));
   }
   VerifyReport r;
   r.ok = true;
@@ -112,9 +112,9 @@ absl::StatusOr<VerifyReport> VerifyDb(Db& db, std::string_view key) {
     }
     if (!DigestEqual(*stored_prev, prev)) {
       if (r.records_checked == 0 && r.checkpoint_seq != 0) {
-        return Broken(r, r.checkpoint_seq, BreakKind::kBadCheckpoint,
-                      StrCat("record ", seq, " does not follow the checkpoint at seq ",
-                             r.checkpoint_seq));
+        return Broken(
+            r, r.checkpoint_seq, BreakKind::kBadCheckpoint,
+            StrCat("record ", seq, " does not follow the checkpoint at seq ", r.checkpoint_seq));
       }
       return Broken(r, seq, BreakKind::kMissing,
                     StrCat("record ", seq, " is not chained to record ", seq - 1,

@@ -99,8 +99,8 @@ TEST_F(VerifyTest, EditWithRecomputedHashStillFailsTheMac) {
   sqlite3_finalize(s);
   sqlite3_close(db);
   ASSERT_TRUE(prev.ok());
-  Sql(db_, "UPDATE records SET record_hash = '" + ToHex(RecordHash(*prev, body)) +
-               "' WHERE seq = 9");
+  Sql(db_,
+      "UPDATE records SET record_hash = '" + ToHex(RecordHash(*prev, body)) + "' WHERE seq = 9");
   ExpectBroken(9, BreakKind::kBadMac);
 }
 
@@ -129,8 +129,7 @@ TEST_F(VerifyTest, NotAnAuditLogIsAnInputError) {
   std::string other = dir_.File("other.db");
   Sql(other, "CREATE TABLE t(x)");
   EXPECT_EQ(Verify(other, kKey).status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(Verify(dir_.File("missing.db"), kKey).status().code(),
-            absl::StatusCode::kNotFound);
+  EXPECT_EQ(Verify(dir_.File("missing.db"), kKey).status().code(), absl::StatusCode::kNotFound);
 }
 
 TEST_F(VerifyTest, PruneThenVerifyPasses) {

@@ -179,8 +179,7 @@ TEST_F(AuditCli, ExportWritesOneCanonicalRecordPerLine) {
 TEST_F(AuditCli, PruneKeepsTheLogVerifiable) {
   auto r = RunRampart("audit prune " + Flags() + " --older-than 30d");
   EXPECT_EQ(r.exit_code, 0) << r.out;
-  EXPECT_NE(r.out.find("pruned 3 records; signed checkpoint at seq 3"), std::string::npos)
-      << r.out;
+  EXPECT_NE(r.out.find("pruned 3 records; signed checkpoint at seq 3"), std::string::npos) << r.out;
   r = RunRampart("audit verify --json " + Flags());
   EXPECT_EQ(r.exit_code, 0) << r.out;
   auto doc = boost::json::parse(r.out).as_object();
