@@ -1,7 +1,13 @@
 #include "audit/sqlite_sink.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <atomic>
+#include <cerrno>
 #include <condition_variable>
+#include <cstring>
 #include <deque>
 #include <mutex>
 #include <thread>
@@ -23,7 +29,13 @@ struct SqliteSink::Impl {
     DurableCallback done;
   };
 
+  ~Impl() {
+    if (lock_fd >= 0) ::close(lock_fd);
+  }
+
   SqliteSinkOptions opts;
+  // flock on "<path>-writer.lock": one sink per log, since the chain state lives in memory.
+  int lock_fd = -1;
   std::unique_ptr<Db> db;
   std::unique_ptr<Stmt> insert;
   std::unique_ptr<Stmt> upsert_head;
@@ -112,6 +124,21 @@ absl::StatusOr<std::unique_ptr<SqliteSink>> SqliteSink::Open(SqliteSinkOptions o
     return absl::InvalidArgumentError("audit sink: queue_capacity and max_batch must be > 0");
   }
   auto impl = std::make_unique<Impl>();
+  std::string lock_path = options.path + "-writer.lock";
+  impl->lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (impl->lock_fd < 0) {
+    int err = errno;
+    std::string msg =
+        StrCat("audit log ", options.path, ": cannot open ", lock_path, ": ", std::strerror(err));
+    if (err == ENOENT) return absl::NotFoundError(msg);
+    if (err == EACCES || err == ELOOP) return absl::PermissionDeniedError(msg);
+    return absl::InternalError(msg);
+  }
+  if (::flock(impl->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    return absl::FailedPreconditionError(StrCat("audit log ", options.path,
+                                                " is already open for writing by another sink (",
+                                                lock_path, " is locked)"));
+  }
   auto db = Db::Open(options.path, internal::OpenMode::kCreate,
                      options.durability == Durability::kFull, options.busy_timeout_ms);
   if (!db.ok()) return db.status();
@@ -290,6 +317,8 @@ void SqliteSink::Close() {
     impl_->insert.reset();
     impl_->upsert_head.reset();
     impl_->db.reset();
+    ::close(impl_->lock_fd);  // releases the flock
+    impl_->lock_fd = -1;
     impl_->idle.notify_all();
   });
 }

@@ -5,7 +5,9 @@
 // each record. A record is acknowledged (its DurableCallback gets the seq) only after its
 // transaction committed. Opening an existing log continues its chain from the signed head,
 // after checking the last record's hash and MAC; a log that fails that check, or was written
-// with another key, is refused.
+// with another key, is refused. Only one sink may write a log at a time (an flock on
+// "<path>-writer.lock", released by the kernel if the process dies); readers, verify and
+// prune may run beside it.
 //
 // Ownership: owns the SQLite connection and the writer thread; the destructor calls Close.
 // Thread safety: Submit, Flush, Stats and Close may be called from any thread.
@@ -58,7 +60,8 @@ class SqliteSink : public AuditSink {
  public:
   // Opens (or creates) the log and starts the writer. Errors: InvalidArgument for bad
   // options or a file that is not an audit log, FailedPrecondition when the key does not
-  // match the log, DataLoss when the last record fails its hash or MAC check.
+  // match the log or another sink has it open, DataLoss when the last record fails its hash
+  // or MAC check.
   static absl::StatusOr<std::unique_ptr<SqliteSink>> Open(SqliteSinkOptions options);
   ~SqliteSink() override;
 

@@ -117,6 +117,21 @@ TEST(SqliteSink, RefusesToOpenWhenTheTailRecordWasTamperedWith) {
   EXPECT_EQ(sink.status().code(), absl::StatusCode::kDataLoss);
 }
 
+TEST(SqliteSink, OnlyOneSinkWritesALogAtATime) {
+  TempDir dir;
+  std::string db = dir.File("a.db");
+  auto first = OpenSink(db);
+  SqliteSinkOptions o;
+  o.path = db;
+  o.key = kKey;
+  auto second = SqliteSink::Open(o);
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kFailedPrecondition);
+  first->Close();
+  second = SqliteSink::Open(o);
+  ASSERT_TRUE(second.ok()) << second.status();
+}
+
 TEST(SqliteSink, RejectsBadOptions) {
   SqliteSinkOptions o;
   EXPECT_EQ(SqliteSink::Open(o).status().code(), absl::StatusCode::kInvalidArgument);
