@@ -54,6 +54,18 @@ TEST(SqliteSink, AcknowledgesEachRecordWithIncreasingSeq) {
   EXPECT_EQ(sink->last_seq(), 100u);
 }
 
+TEST(SqliteSink, CreatesAPrivateFile) {
+  TempDir dir;
+  std::string db = dir.File("a.db");
+  auto sink = OpenSink(db);
+  Append(*sink, 1);
+  struct stat st;
+  ASSERT_EQ(::stat(db.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  ASSERT_EQ(::stat((db + "-wal").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0077, 0u);
+}
+
 TEST(SqliteSink, StoresTheRecordItWasGiven) {
   TempDir dir;
   std::string db = dir.File("a.db");

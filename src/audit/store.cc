@@ -1,6 +1,8 @@
 #include "audit/store.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "audit/chain.h"
 #include "common/strings.h"
@@ -60,6 +62,12 @@ absl::StatusOr<std::unique_ptr<Db>> Db::Open(const std::string& path, OpenMode m
     if (::stat(path.c_str(), &st) != 0) {
       return absl::NotFoundError(StrCat("audit log ", path, ": no such file"));
     }
+  }
+  if (mode == OpenMode::kCreate) {
+    // Records name principals and client addresses: create the file private (SQLite gives
+    // the -wal and -shm files the same mode). An existing file keeps the mode it has.
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd >= 0) ::close(fd);
   }
   int flags = mode == OpenMode::kReadOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE;
   if (mode == OpenMode::kCreate) flags |= SQLITE_OPEN_CREATE;

@@ -21,6 +21,7 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
+#include "audit/verify.h"
 #include "common/crypto.h"
 
 namespace rampart::audit::internal {
@@ -103,12 +104,6 @@ struct SignedPoint {
 absl::StatusOr<std::optional<SignedPoint>> ReadHead(Db& db);
 // The newest checkpoint, nullopt when the log was never pruned.
 absl::StatusOr<std::optional<SignedPoint>> ReadLatestCheckpoint(Db& db);
-
-}  // namespace rampart::audit::internal
-
-#include "audit/verify.h"
-
-namespace rampart::audit::internal {
 
 // Verify over an open connection, inside whatever transaction the caller holds.
 absl::StatusOr<VerifyReport> VerifyDb(Db& db, std::string_view key);
