@@ -1,6 +1,7 @@
 // Fuzzes the detectors that read model output and untrusted content: the canary matcher and
 // prompt-leak matcher fed in fuzzer-chosen chunks, role-marker neutralization (checked to
-// leave no marker behind), exfiltration-link finding and removal, and spotlighting.
+// leave no marker behind), exfiltration-link finding and removal, spotlighting, and the
+// tool-call argument checks.
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -14,6 +15,7 @@
 #include "detectors/prompt_leak.h"
 #include "detectors/role_markers.h"
 #include "detectors/spotlight.h"
+#include "detectors/tool_args.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* bytes, size_t size) {
   using namespace rampart::detectors;
@@ -51,5 +53,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* bytes, size_t size) {
   }
   finder.Remove(text, nullptr);
   (void)Spotlight(text, SpotlightMode::kDatamark);
+  static const ToolArgChecker tools(ToolArgOptions{{"acme.com"}, 32, 1 << 20});
+  (void)tools.Check(text);
+  std::vector<ToolArgFinding> findings;
+  tools.CheckValue(text, "/x", &findings);
   return 0;
 }
