@@ -81,3 +81,5 @@ void BM_HashManyFiles(benchmark::State& state) {
 BENCHMARK(BM_HashManyFiles)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace
+
+BENCHMARK_MAIN();
