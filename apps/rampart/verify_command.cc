@@ -1,12 +1,13 @@
 // rampart verify: verifies an OpenSSF Model Signing v1.0 bundle against a model. See
 // docs/signing.md.
 //
-//   rampart verify MODEL (--key PUB.pem | --trust-root CA.pem...) [--method M]
+//   rampart verify MODEL (--key PUB.pem | --trust-root CA.pem... |
+//                         --method sigstore --trusted-root R.json --identity I --issuer U)
 //                  [--signature SIG] [--ignore-paths P...] [--ignore-unsigned-files]
 //                  [--format text|json]
 //
 // Exit: 0 verified, 1 verification failed (the failing check and files are named), 2 usage
-// or input error, or a method this build cannot verify (sigstore).
+// or input error.
 #include <boost/json.hpp>
 #include <cstdio>
 #include <filesystem>
@@ -31,6 +32,7 @@ struct VerifyFlags {
   std::string signature;
   std::vector<std::string> ignore_paths;
   bool ignore_unsigned_files = false;
+  std::string trusted_root;
   std::string identity;
   std::string issuer;
   std::string format = "text";
@@ -70,6 +72,18 @@ int RunVerify(const VerifyFlags& flags) {
     absl::StatusOr<std::string> key = ReadFileBounded(flags.key, kMaxPem);
     if (!key.ok()) return ReportError("verify", key.status());
     opt.public_key_pem = *std::move(key);
+  } else if (*method == oms::Method::kSigstore) {
+    if (flags.trusted_root.empty() || flags.identity.empty() || flags.issuer.empty()) {
+      std::fprintf(stderr,
+                   "rampart verify: --method sigstore needs --trusted-root, --identity "
+                   "and --issuer\n");
+      return kExitError;
+    }
+    absl::StatusOr<std::string> root = ReadFileBounded(flags.trusted_root, size_t{16} << 20);
+    if (!root.ok()) return ReportError("verify", root.status());
+    opt.trusted_root_json = *std::move(root);
+    opt.identity = flags.identity;
+    opt.issuer = flags.issuer;
   } else if (*method == oms::Method::kCertificate) {
     if (flags.trust_roots.empty()) {
       std::fprintf(stderr, "rampart verify: --method certificate needs --trust-root CA.pem\n");
@@ -95,13 +109,12 @@ int RunVerify(const VerifyFlags& flags) {
   opt.threads = flags.threads;
   absl::StatusOr<oms::VerifyResult> r = oms::Verify(*bundle, flags.model, opt);
   if (!r.ok()) return ReportError("verify", r.status());
-  const int rc = r->verified ? kExitClean : r->unsupported ? kExitError : kExitFindings;
+  const int rc = r->verified ? kExitClean : kExitFindings;
   if (flags.format == "json") {
     boost::json::object o{{"model", flags.model},
                           {"signature", sig},
                           {"method", std::string(oms::MethodName(*method))},
                           {"verified", r->verified},
-                          {"unsupported", r->unsupported},
                           {"check", r->check},
                           {"message", r->message},
                           {"files", r->files.size()}};
@@ -113,8 +126,7 @@ int RunVerify(const VerifyFlags& flags) {
                 std::string(oms::MethodName(*method)).c_str(), r->files.size(),
                 r->predicate_type.c_str());
   } else {
-    std::fprintf(stderr, "rampart verify: %s: %s: %s\n",
-                 r->unsupported ? "NOT SUPPORTED" : "VERIFICATION FAILED", r->check.c_str(),
+    std::fprintf(stderr, "rampart verify: VERIFICATION FAILED: %s: %s\n", r->check.c_str(),
                  ForTerminal(r->message).c_str());
   }
   return rc;
@@ -125,10 +137,10 @@ int RunVerify(const VerifyFlags& flags) {
 void RegisterVerify(CLI::App& app) {
   auto flags = std::make_shared<VerifyFlags>();
   CLI::App* sub = app.add_subcommand(
-      "verify", "Verify an OpenSSF Model Signing v1.0 bundle (key or certificate method)");
+      "verify", "Verify an OpenSSF Model Signing v1.0 bundle (key, certificate or sigstore)");
   sub->add_option("model", flags->model, "Model directory or file")->required();
   sub->add_option("--method", flags->method,
-                  "key, certificate or sigstore (not supported). Default: from the flags");
+                  "key, certificate or sigstore. Default: from the flags");
   sub->add_option("--key", flags->key, "Public key, PEM (key method)");
   sub->add_option("--trust-root", flags->trust_roots,
                   "Trusted CA certificate(s), PEM (certificate method)");
@@ -138,7 +150,10 @@ void RegisterVerify(CLI::App& app) {
                   "Paths relative to the model to leave out");
   sub->add_flag("--ignore-unsigned-files", flags->ignore_unsigned_files,
                 "Pass even when files not covered by the signature are present");
-  sub->add_option("--identity", flags->identity, "sigstore: expected signer identity");
+  sub->add_option("--trusted-root", flags->trusted_root,
+                  "sigstore: pinned Sigstore trusted_root.json (Fulcio CAs, Rekor keys)");
+  sub->add_option("--identity", flags->identity,
+                  "sigstore: expected signer identity (certificate SAN email or URI)");
   sub->add_option("--issuer", flags->issuer, "sigstore: expected OIDC issuer");
   sub->add_option("--format", flags->format, "text or json")->capture_default_str();
   sub->add_option("--threads", flags->threads, "Hashing threads (0 = one per core)");

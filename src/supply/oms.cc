@@ -11,6 +11,10 @@
 
 #include <algorithm>
 #include <boost/json.hpp>
+#include <climits>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -494,6 +498,349 @@ std::optional<VerifyResult> CheckCertificateChain(const json::object& chain_obj,
   return std::nullopt;
 }
 
+// ---------------------------------------------------------------------------------------
+// Sigstore (offline, against a pinned trusted_root.json).
+
+std::optional<int64_t> ParseInt(const json::object& o, std::string_view key) {
+  auto it = o.find(key);
+  if (it == o.end()) return std::nullopt;
+  if (it->value().is_int64()) return it->value().get_int64();
+  if (it->value().is_uint64() && it->value().get_uint64() <= INT64_MAX) {
+    return static_cast<int64_t>(it->value().get_uint64());
+  }
+  if (!it->value().is_string()) return std::nullopt;
+  const json::string& s = it->value().get_string();
+  if (s.empty() || s.size() > 18) return std::nullopt;
+  int64_t v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return std::nullopt;
+    v = v * 10 + (c - '0');
+  }
+  return v;
+}
+
+// Seconds since the epoch of an RFC 3339 UTC time ("2021-03-07T03:20:29Z", fractions
+// ignored); nullopt when malformed.
+std::optional<int64_t> ParseRfc3339(std::string_view t) {
+  int y, mo, d, h, mi, sec;
+  if (t.size() < 20 || std::sscanf(std::string(t.substr(0, 19)).c_str(), "%4d-%2d-%2dT%2d:%2d:%2d",
+                                   &y, &mo, &d, &h, &mi, &sec) != 6) {
+    return std::nullopt;
+  }
+  struct tm tm = {};
+  tm.tm_year = y - 1900;
+  tm.tm_mon = mo - 1;
+  tm.tm_mday = d;
+  tm.tm_hour = h;
+  tm.tm_min = mi;
+  tm.tm_sec = sec;
+  return static_cast<int64_t>(timegm(&tm));
+}
+
+// True when `when` lies in the trusted-root object's validFor (an absent end is open).
+bool ValidAt(const json::object& o, int64_t when) {
+  const json::object* vf = GetObject(o, "validFor");
+  if (vf == nullptr) return true;
+  const json::string* start = GetString(*vf, "start");
+  const json::string* end = GetString(*vf, "end");
+  if (start != nullptr) {
+    std::optional<int64_t> s = ParseRfc3339(View(*start));
+    if (!s || when < *s) return false;
+  }
+  if (end != nullptr) {
+    std::optional<int64_t> e = ParseRfc3339(View(*end));
+    if (!e || when > *e) return false;
+  }
+  return true;
+}
+
+Sha256Digest HashChildren(const Sha256Digest& l, const Sha256Digest& r) {
+  std::string buf(1, '\x01');
+  buf.append(reinterpret_cast<const char*>(l.data()), 32);
+  buf.append(reinterpret_cast<const char*>(r.data()), 32);
+  return Sha256(buf);
+}
+
+// RFC 9162 section 2.1.3.2: the root computed from a leaf hash and its audit path.
+std::optional<Sha256Digest> RootFromInclusionProof(uint64_t index, uint64_t size, Sha256Digest leaf,
+                                                   const std::vector<Sha256Digest>& path) {
+  if (index >= size) return std::nullopt;
+  uint64_t fn = index, sn = size - 1;
+  Sha256Digest r = leaf;
+  for (const Sha256Digest& p : path) {
+    if (sn == 0) return std::nullopt;
+    if ((fn & 1) != 0 || fn == sn) {
+      r = HashChildren(p, r);
+      if ((fn & 1) == 0) {
+        while ((fn & 1) == 0 && fn != 0) {
+          fn >>= 1;
+          sn >>= 1;
+        }
+      }
+    } else {
+      r = HashChildren(r, p);
+    }
+    fn >>= 1;
+    sn >>= 1;
+  }
+  if (sn != 0) return std::nullopt;
+  return r;
+}
+
+// The string value of a Fulcio extension: OID .1.8 holds a DER UTF8String, legacy .1.1 the
+// raw bytes.
+std::optional<std::string> FulcioExtension(X509* cert, const char* oid, bool der_string) {
+  ASN1_OBJECT* obj = OBJ_txt2obj(oid, 1);
+  if (obj == nullptr) return std::nullopt;
+  const int idx = X509_get_ext_by_OBJ(cert, obj, -1);
+  ASN1_OBJECT_free(obj);
+  if (idx < 0) return std::nullopt;
+  const ASN1_OCTET_STRING* data = X509_EXTENSION_get_data(X509_get_ext(cert, idx));
+  const unsigned char* p = ASN1_STRING_get0_data(data);
+  const int len = ASN1_STRING_length(data);
+  if (!der_string) return std::string(reinterpret_cast<const char*>(p), static_cast<size_t>(len));
+  ASN1_UTF8STRING* s = d2i_ASN1_UTF8STRING(nullptr, &p, len);
+  if (s == nullptr) {
+    ERR_clear_error();
+    return std::nullopt;
+  }
+  std::string out(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
+                  static_cast<size_t>(ASN1_STRING_length(s)));
+  ASN1_UTF8STRING_free(s);
+  return out;
+}
+
+bool SanMatches(X509* cert, std::string_view identity) {
+  GENERAL_NAMES* names =
+      static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
+  bool found = false;
+  for (int i = 0; names != nullptr && i < sk_GENERAL_NAME_num(names); ++i) {
+    const GENERAL_NAME* gn = sk_GENERAL_NAME_value(names, i);
+    const ASN1_STRING* s = nullptr;
+    if (gn->type == GEN_EMAIL) s = gn->d.rfc822Name;
+    if (gn->type == GEN_URI) s = gn->d.uniformResourceIdentifier;
+    if (s != nullptr && std::string_view(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
+                                         static_cast<size_t>(ASN1_STRING_length(s))) == identity) {
+      found = true;
+    }
+  }
+  GENERAL_NAMES_free(names);
+  ERR_clear_error();
+  return found;
+}
+
+// Verifies the Sigstore material of a bundle: the Fulcio chain at the log's integrated time,
+// the Rekor entry (SET, inclusion proof, checkpoint) and its binding to this envelope, and
+// the signer identity. Returns the leaf key through `key`.
+std::optional<VerifyResult> CheckSigstore(const json::object& material, std::string_view payload,
+                                          std::string_view sig, const json::object& trusted_root,
+                                          const VerifyOptions& options, PkeyPtr* key) {
+  const json::object* cert_obj = GetObject(material, "certificate");
+  const json::string* cert_raw = cert_obj ? GetString(*cert_obj, "rawBytes") : nullptr;
+  std::optional<std::string> cert_der = cert_raw ? Base64Decode(View(*cert_raw)) : std::nullopt;
+  X509Ptr leaf = cert_der ? ParseDerCertificate(*cert_der) : nullptr;
+  if (leaf == nullptr)
+    return Fail("bundle.schema", "certificate.rawBytes is not a DER certificate");
+  const json::array& entries = *GetArray(material, "tlogEntries");
+  const json::object* entry = entries[0].if_object();
+  if (entry == nullptr) return Fail("bundle.schema", "tlogEntries[0] is not an object");
+
+  // Log entry fields.
+  const json::object* log_id = GetObject(*entry, "logId");
+  const json::string* key_id_b64 = log_id ? GetString(*log_id, "keyId") : nullptr;
+  std::optional<std::string> key_id = key_id_b64 ? Base64Decode(View(*key_id_b64)) : std::nullopt;
+  std::optional<int64_t> log_index = ParseInt(*entry, "logIndex");
+  std::optional<int64_t> integrated = ParseInt(*entry, "integratedTime");
+  const json::string* body_b64 = GetString(*entry, "canonicalizedBody");
+  std::optional<std::string> body = body_b64 ? Base64Decode(View(*body_b64)) : std::nullopt;
+  const json::object* kv = GetObject(*entry, "kindVersion");
+  const json::string* kind = kv ? GetString(*kv, "kind") : nullptr;
+  if (!key_id || !log_index || !integrated || !body || kind == nullptr) {
+    return Fail("bundle.schema",
+                "tlogEntries[0] needs logId.keyId, logIndex, integratedTime, kindVersion and "
+                "canonicalizedBody");
+  }
+
+  // The Rekor key for this log id, valid at the integrated time.
+  PkeyPtr rekor;
+  if (const json::array* tlogs = GetArray(trusted_root, "tlogs")) {
+    for (const json::value& t : *tlogs) {
+      const json::object* to = t.if_object();
+      const json::object* tid = to ? GetObject(*to, "logId") : nullptr;
+      const json::string* tkid = tid ? GetString(*tid, "keyId") : nullptr;
+      const json::object* pk = to ? GetObject(*to, "publicKey") : nullptr;
+      const json::string* raw = pk ? GetString(*pk, "rawBytes") : nullptr;
+      if (tkid == nullptr || raw == nullptr || Base64Decode(View(*tkid)) != key_id) continue;
+      if (!ValidAt(*pk, *integrated)) continue;
+      std::optional<std::string> der = Base64Decode(View(*raw));
+      if (!der) continue;
+      const unsigned char* p = reinterpret_cast<const unsigned char*>(der->data());
+      rekor.reset(d2i_PUBKEY(nullptr, &p, static_cast<long>(der->size())));
+      ERR_clear_error();
+      if (rekor != nullptr) break;
+    }
+  }
+  if (rekor == nullptr || DigestForKey(rekor.get()) == nullptr) {
+    return Fail("sigstore.tlog", "no trusted ECDSA Rekor key for the entry's log id and time");
+  }
+
+  // SET: the log's promise over body, time, log id and index.
+  const json::object* promise = GetObject(*entry, "inclusionPromise");
+  const json::string* set_b64 = promise ? GetString(*promise, "signedEntryTimestamp") : nullptr;
+  std::optional<std::string> set = set_b64 ? Base64Decode(View(*set_b64)) : std::nullopt;
+  if (!set) return Fail("sigstore.tlog", "inclusionPromise.signedEntryTimestamp is missing");
+  const std::string set_payload = StrCat(
+      "{\"body\":\"", View(*body_b64), "\",\"integratedTime\":", *integrated, ",\"logID\":\"",
+      ToHex(reinterpret_cast<const uint8_t*>(key_id->data()), key_id->size()),
+      "\",\"logIndex\":", *log_index, "}");
+  if (!VerifySignature(rekor.get(), DigestForKey(rekor.get()), set_payload, *set)) {
+    return Fail("sigstore.tlog", "signedEntryTimestamp does not verify with the Rekor key");
+  }
+
+  // Inclusion proof up to the checkpoint's root, and the checkpoint's signature.
+  const json::object* proof = GetObject(*entry, "inclusionProof");
+  if (proof != nullptr) {
+    std::optional<int64_t> pidx = ParseInt(*proof, "logIndex");
+    std::optional<int64_t> psize = ParseInt(*proof, "treeSize");
+    const json::string* root_b64 = GetString(*proof, "rootHash");
+    const json::array* hashes = GetArray(*proof, "hashes");
+    const json::object* cp = GetObject(*proof, "checkpoint");
+    const json::string* note = cp ? GetString(*cp, "envelope") : nullptr;
+    std::optional<std::string> root = root_b64 ? Base64Decode(View(*root_b64)) : std::nullopt;
+    if (!pidx || !psize || !root || root->size() != 32 || hashes == nullptr || note == nullptr) {
+      return Fail("bundle.schema", "inclusionProof is incomplete");
+    }
+    std::vector<Sha256Digest> path;
+    for (const json::value& h : *hashes) {
+      std::optional<std::string> d =
+          h.is_string() ? Base64Decode(View(h.get_string())) : std::nullopt;
+      if (!d || d->size() != 32) return Fail("bundle.schema", "inclusionProof.hashes: bad hash");
+      Sha256Digest x{};
+      std::memcpy(x.data(), d->data(), 32);
+      path.push_back(x);
+    }
+    std::optional<Sha256Digest> computed =
+        RootFromInclusionProof(static_cast<uint64_t>(*pidx), static_cast<uint64_t>(*psize),
+                               Sha256(StrCat(std::string_view("\0", 1), *body)), path);
+    if (!computed || std::memcmp(computed->data(), root->data(), 32) != 0) {
+      return Fail("sigstore.tlog", "inclusion proof does not lead to rootHash");
+    }
+    // Note: "<origin>\n<size>\n<base64 root>\n[other lines]\n\n— <name> <base64 sig>\n".
+    const std::string_view text = View(*note);
+    const size_t blank = text.find("\n\n");
+    if (blank == std::string_view::npos) return Fail("sigstore.tlog", "malformed checkpoint");
+    const std::string_view signed_text = text.substr(0, blank + 1);
+    const size_t l1 = signed_text.find('\n');
+    const size_t l2 = signed_text.find('\n', l1 + 1);
+    const size_t l3 = l2 == std::string_view::npos ? l2 : signed_text.find('\n', l2 + 1);
+    if (l3 == std::string_view::npos || signed_text.substr(l1 + 1, l2 - l1 - 1) != StrCat(*psize) ||
+        signed_text.substr(l2 + 1, l3 - l2 - 1) != View(*root_b64)) {
+      return Fail("sigstore.tlog", "checkpoint does not match the proof's tree size and root");
+    }
+    bool checkpoint_ok = false;
+    std::string_view sigs = text.substr(blank + 2);
+    while (!sigs.empty() && !checkpoint_ok) {
+      const size_t eol = sigs.find('\n');
+      const std::string_view line = sigs.substr(0, eol);
+      sigs = eol == std::string_view::npos ? std::string_view() : sigs.substr(eol + 1);
+      const size_t sp = line.rfind(' ');
+      if (line.substr(0, 4) != "\xE2\x80\x94 " || sp == std::string_view::npos) continue;
+      std::optional<std::string> raw = Base64Decode(line.substr(sp + 1));
+      if (!raw || raw->size() < 5) continue;
+      checkpoint_ok = VerifySignature(rekor.get(), DigestForKey(rekor.get()), signed_text,
+                                      std::string_view(*raw).substr(4));
+    }
+    if (!checkpoint_ok) {
+      return Fail("sigstore.tlog", "checkpoint signature does not verify with the Rekor key");
+    }
+  }
+
+  // The entry must be this envelope: payload hash, signature and verifier certificate.
+  std::optional<json::value> body_json = ParseJson(*body);
+  const json::object* bo = body_json ? body_json->if_object() : nullptr;
+  const json::object* spec = bo ? GetObject(*bo, "spec") : nullptr;
+  if (View(*kind) != "dsse" || spec == nullptr) {
+    return Fail("sigstore.tlog", "only Rekor dsse entries are supported");
+  }
+  const json::object* ph = GetObject(*spec, "payloadHash");
+  const json::string* ph_value = ph ? GetString(*ph, "value") : nullptr;
+  const json::array* esigs = GetArray(*spec, "signatures");
+  if (ph_value == nullptr || View(*ph_value) != ToHex(Sha256(payload)) || esigs == nullptr ||
+      esigs->size() != 1 || !(*esigs)[0].is_object()) {
+    return Fail("sigstore.binding", "the log entry does not record this payload");
+  }
+  const json::string* esig = GetString((*esigs)[0].get_object(), "signature");
+  const json::string* verifier = GetString((*esigs)[0].get_object(), "verifier");
+  std::optional<std::string> esig_raw = esig ? Base64Decode(View(*esig)) : std::nullopt;
+  std::optional<std::string> verifier_pem = verifier ? Base64Decode(View(*verifier)) : std::nullopt;
+  std::vector<X509Ptr> vcerts =
+      verifier_pem ? ParsePemCertificates(*verifier_pem) : std::vector<X509Ptr>();
+  if (!esig_raw || *esig_raw != sig || vcerts.size() != 1 ||
+      X509_cmp(vcerts[0].get(), leaf.get()) != 0) {
+    return Fail("sigstore.binding",
+                "the log entry's signature or certificate is not this bundle's");
+  }
+
+  // Fulcio chain at the integrated time.
+  bool chained = false;
+  std::string chain_error = "no certificate authority valid at the integrated time";
+  if (const json::array* cas = GetArray(trusted_root, "certificateAuthorities")) {
+    for (const json::value& ca : *cas) {
+      const json::object* cao = ca.if_object();
+      if (cao == nullptr || !ValidAt(*cao, *integrated)) continue;
+      const json::object* cc = GetObject(*cao, "certChain");
+      const json::array* certs = cc ? GetArray(*cc, "certificates") : nullptr;
+      if (certs == nullptr || certs->empty()) continue;
+      std::vector<X509Ptr> chain;
+      for (const json::value& c : *certs) {
+        const json::object* co = c.if_object();
+        const json::string* raw = co ? GetString(*co, "rawBytes") : nullptr;
+        std::optional<std::string> der = raw ? Base64Decode(View(*raw)) : std::nullopt;
+        X509Ptr x = der ? ParseDerCertificate(*der) : nullptr;
+        if (x != nullptr) chain.push_back(std::move(x));
+      }
+      if (chain.empty()) continue;
+      StorePtr store(X509_STORE_new());
+      X509_STORE_add_cert(store.get(), chain.back().get());
+      X509StackPtr untrusted(sk_X509_new_null());
+      for (size_t i = 0; i + 1 < chain.size(); ++i) {
+        X509_up_ref(chain[i].get());
+        sk_X509_push(untrusted.get(), chain[i].get());
+      }
+      StoreCtxPtr ctx(X509_STORE_CTX_new());
+      if (X509_STORE_CTX_init(ctx.get(), store.get(), leaf.get(), untrusted.get()) != 1) continue;
+      X509_VERIFY_PARAM_set_time(X509_STORE_CTX_get0_param(ctx.get()),
+                                 static_cast<time_t>(*integrated));
+      if (X509_verify_cert(ctx.get()) == 1) {
+        chained = true;
+        break;
+      }
+      chain_error = X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx.get()));
+      ERR_clear_error();
+    }
+  }
+  if (!chained) {
+    return Fail("certificate.chain", StrCat("Fulcio certificate does not chain to the trusted "
+                                            "root at the integrated time: ",
+                                            chain_error));
+  }
+
+  // Identity and issuer.
+  if (!SanMatches(leaf.get(), options.identity)) {
+    return Fail("sigstore.identity", "the certificate's identity is not the expected one");
+  }
+  std::optional<std::string> issuer = FulcioExtension(leaf.get(), "1.3.6.1.4.1.57264.1.8", true);
+  if (!issuer) issuer = FulcioExtension(leaf.get(), "1.3.6.1.4.1.57264.1.1", false);
+  if (!issuer || *issuer != options.issuer) {
+    return Fail("sigstore.issuer", "the certificate's OIDC issuer is not the expected one");
+  }
+  key->reset(X509_get_pubkey(leaf.get()));
+  if (*key == nullptr || DigestForKey(key->get()) == nullptr) {
+    return Fail("certificate.usage", "Fulcio certificate key is not EC P-256, P-384 or P-521");
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 std::string_view MethodName(Method m) {
@@ -627,6 +974,7 @@ absl::StatusOr<VerifyResult> Verify(std::string_view bundle_json, const std::str
   // Inputs the caller vouches for come first: a bad key is a usage error, not a verdict.
   PkeyPtr key;
   std::vector<X509Ptr> anchors;
+  std::optional<json::value> trusted_root;
   if (options.method == Method::kKey) {
     absl::StatusOr<PkeyPtr> k = ParsePublicKey(options.public_key_pem);
     if (!k.ok()) return k.status();
@@ -638,6 +986,14 @@ absl::StatusOr<VerifyResult> Verify(std::string_view bundle_json, const std::str
       for (X509Ptr& c : certs) anchors.push_back(std::move(c));
     }
     if (anchors.empty()) return absl::InvalidArgumentError("no trust roots given");
+  } else {
+    trusted_root = ParseJson(options.trusted_root_json);
+    if (!trusted_root || !trusted_root->is_object()) {
+      return absl::InvalidArgumentError("trusted root is not a JSON object");
+    }
+    if (options.identity.empty() || options.issuer.empty()) {
+      return absl::InvalidArgumentError("sigstore verification needs an identity and an issuer");
+    }
   }
 
   if (bundle_json.size() > kMaxBundleBytes) {
@@ -698,14 +1054,7 @@ absl::StatusOr<VerifyResult> Verify(std::string_view bundle_json, const std::str
         return Fail("bundle.material",
                     "method sigstore needs verificationMaterial.certificate and tlogEntries");
       }
-      {
-        VerifyResult r = Fail("sigstore.unsupported",
-                              "Sigstore bundles cannot be verified by this build (Fulcio chain, "
-                              "Rekor inclusion and timestamps are not checked); use --method "
-                              "key or certificate");
-        r.unsupported = true;
-        return r;
-      }
+      break;
   }
 
   if (options.method == Method::kKey) {
@@ -715,8 +1064,13 @@ absl::StatusOr<VerifyResult> Verify(std::string_view bundle_json, const std::str
         return Fail("key.hint", "publicKey.hint does not match the supplied public key");
       }
     }
-  } else {
+  } else if (options.method == Method::kCertificate) {
     if (auto f = CheckCertificateChain(*chain, anchors, &key)) return *f;
+  } else {
+    if (auto f =
+            CheckSigstore(*material, *payload, *sig, trusted_root->get_object(), options, &key)) {
+      return *f;
+    }
   }
 
   const EVP_MD* md = DigestForKey(key.get());

@@ -1,5 +1,6 @@
-// OpenSSF Model Signing (OMS) v1.0: signing and verification of model directories with the
-// "key" and "certificate" methods. See docs/signing.md.
+// OpenSSF Model Signing (OMS) v1.0: signing of model directories with the "key" and
+// "certificate" methods, and verification of those and of "sigstore" bundles. See
+// docs/signing.md.
 //
 // A signature is a Sigstore bundle (JSON, conventionally `model.sig`) holding a DSSE envelope
 // whose payload is an in-toto Statement v1 with the `https://model_signing/signature/v1.0`
@@ -11,8 +12,11 @@
 // key (hint or certificate chain), the DSSE signature, the statement, then the model files.
 // The bundle and the statement are untrusted input: parsing is bounded and never throws.
 //
-// The "sigstore" method is recognized (its material is checked) but not verified: such
-// bundles always come back with VerifyResult::unsupported set, never verified.
+// The "sigstore" method is verified offline against a pinned Sigstore trusted_root.json: the
+// Fulcio chain at the log entry's integrated time, the Rekor SET, inclusion proof and signed
+// checkpoint, the entry's binding to this envelope, and the signer identity and issuer.
+// RFC 3161 timestamps and embedded SCTs are not checked (the SET-signed integrated time is
+// the time source). Signing supports the key and certificate methods only.
 //
 // Thread safety: stateless functions.
 #pragma once
@@ -58,18 +62,22 @@ struct VerifyOptions {
   bool ignore_unsigned_files = false;
   // Where the bundle was read from; left out of the model when it lies inside it (spec 6.2).
   std::string bundle_path;
+  // sigstore: the trust root (Sigstore trusted_root.json text: Fulcio CAs, Rekor keys) and
+  // the expected signer identity (SAN email or URI) and OIDC issuer.
+  std::string trusted_root_json;
+  std::string identity;
+  std::string issuer;
   // Threads for hashing (0 = one per core).
   unsigned threads = 0;
 };
 
 struct VerifyResult {
   bool verified = false;
-  // Set when the bundle needs a method this build cannot verify (sigstore).
-  bool unsupported = false;
   // Stable id of the first failing check: "bundle.json", "bundle.schema", "bundle.media_type",
   // "bundle.material", "key.hint", "certificate.chain", "certificate.usage",
   // "dsse.signature", "statement.schema", "statement.subject_digest", "model.files",
-  // "model.changed", "model.missing", "model.unsigned", "sigstore.unsupported". Empty when
+  // "model.changed", "model.missing", "model.unsigned", "sigstore.tlog" (SET, inclusion
+  // proof, checkpoint), "sigstore.binding", "sigstore.identity", "sigstore.issuer". Empty when
   // verified.
   std::string check;
   // Human-readable detail; names the files or fields involved. Never holds payload bytes.

@@ -106,6 +106,12 @@ Outcome RunSpec(const json::object& spec, const std::string* bundle_override = n
     if (const json::value* ign = verify->if_contains("ignore_paths")) {
       for (const json::value& p : ign->get_array()) opt.ignore_paths.emplace_back(p.get_string());
     }
+    if (!Str(*verify, "trusted_root").empty()) {
+      const std::string root = Str(*verify, "trusted_root");
+      opt.trusted_root_json = ReadFile(root[0] == '/' ? root : kData + "/" + root);
+    }
+    opt.identity = Str(*verify, "identity");
+    opt.issuer = Str(*verify, "issuer");
     if (const json::value* u = verify->if_contains("ignore_unsigned_files")) {
       opt.ignore_unsigned_files = u->as_bool();
     }
@@ -154,11 +160,6 @@ TEST_P(OmsConformance, MatchesExpectedOutcome) {
   const std::string expect = Str(c.spec, "expect");
   std::printf("[oms-case] %s expect=%s got=%s\n", c.id.c_str(), expect.c_str(),
               Describe(o).c_str());
-  // Nothing ever passes by being unsupported.
-  if (o.ran && o.result.unsupported) {
-    EXPECT_FALSE(o.result.verified);
-    GTEST_SKIP() << c.id << ": sigstore verification is not supported (expected " << expect << ")";
-  }
   if (expect == "pass") {
     EXPECT_TRUE(o.ran && o.result.verified) << c.id << ": " << Describe(o);
   } else {
@@ -381,18 +382,130 @@ TEST(OmsRecipes, SingleFileModelAcceptsBasenameAndDot) {
   EXPECT_EQ(other.result.check, "model.changed");
 }
 
-TEST(OmsRecipes, SigstoreNeverPasses) {
+// ----- Sigstore: edits of historical/v1.1.0-sigstore/model.sig or of the trust root. -----
+
+json::object SigstoreSpec() {
+  return json::object{
+      {"id", "recipe"},
+      {"method", "sigstore"},
+      {"bundle", "historical/v1.1.0-sigstore/model.sig"},
+      {"model", "historical/v1.1.0-sigstore"},
+      {"exclude_from_model", "model.sig"},
+      {"verify", json::object{{"trusted_root", "trust/sigstore-public-good/trusted_root.json"},
+                              {"identity", "stefanb@us.ibm.com"},
+                              {"issuer", "https://sigstore.verify.ibm.com/oauth2"},
+                              {"ignore_paths", json::array{"ignore-me"}}}}};
+}
+
+json::object SigstoreBundle() {
+  return json::parse(ReadFile(kData + "/historical/v1.1.0-sigstore/model.sig")).as_object();
+}
+
+json::object& Entry(json::object& b) {
+  return b["verificationMaterial"].as_object()["tlogEntries"].as_array()[0].as_object();
+}
+
+// Flips one bit in the middle of a base64 field.
+void FlipBase64(json::value& v) {
+  std::string raw = *Base64Decode(v.as_string().c_str());
+  raw[raw.size() / 2] ^= 1;
+  v = Base64Encode(raw);
+}
+
+void ExpectSigstoreFailure(const json::object& bundle, const std::string& check) {
+  const std::string text = json::serialize(bundle);
+  const Outcome o = RunSpec(SigstoreSpec(), &text);
+  std::printf("[oms-recipe] %s got=%s\n",
+              ::testing::UnitTest::GetInstance()->current_test_info()->name(), Describe(o).c_str());
+  ASSERT_TRUE(o.ran) << o.error;
+  EXPECT_FALSE(o.result.verified);
+  EXPECT_EQ(o.result.check, check) << o.result.message;
+}
+
+TEST(OmsSigstore, UnmodifiedBundlePasses) {
   REQUIRE_DATA();
-  json::object spec{{"id", "recipe"},
-                    {"method", "sigstore"},
-                    {"bundle", "historical/v1.1.0-sigstore/model.sig"},
-                    {"model", "historical/v1.1.0-sigstore"},
-                    {"exclude_from_model", "model.sig"}};
+  const std::string text = json::serialize(SigstoreBundle());
+  const Outcome o = RunSpec(SigstoreSpec(), &text);
+  ASSERT_TRUE(o.ran) << o.error;
+  EXPECT_TRUE(o.result.verified) << Describe(o);
+}
+
+TEST(OmsSigstore, TamperedSignedEntryTimestampFails) {
+  REQUIRE_DATA();
+  json::object b = SigstoreBundle();
+  FlipBase64(Entry(b)["inclusionPromise"].as_object()["signedEntryTimestamp"]);
+  ExpectSigstoreFailure(b, "sigstore.tlog");
+}
+
+TEST(OmsSigstore, ChangedIntegratedTimeFailsTheSet) {
+  REQUIRE_DATA();
+  json::object b = SigstoreBundle();
+  Entry(b)["integratedTime"] = "1760062341";
+  ExpectSigstoreFailure(b, "sigstore.tlog");
+}
+
+TEST(OmsSigstore, TamperedInclusionProofHashFails) {
+  REQUIRE_DATA();
+  json::object b = SigstoreBundle();
+  FlipBase64(Entry(b)["inclusionProof"].as_object()["hashes"].as_array()[0]);
+  ExpectSigstoreFailure(b, "sigstore.tlog");
+}
+
+TEST(OmsSigstore, TamperedCheckpointSignatureFails) {
+  REQUIRE_DATA();
+  json::object b = SigstoreBundle();
+  json::object& cp = Entry(b)["inclusionProof"].as_object()["checkpoint"].as_object();
+  std::string note(cp["envelope"].as_string().c_str());
+  const size_t sp = note.rfind(' ');
+  note[sp + 10] = note[sp + 10] == 'A' ? 'B' : 'A';
+  cp["envelope"] = note;
+  ExpectSigstoreFailure(b, "sigstore.tlog");
+}
+
+TEST(OmsSigstore, SignatureNotRecordedInTheLogFails) {
+  REQUIRE_DATA();
+  // A different (valid-looking) DSSE signature: the log entry no longer binds the bundle.
+  json::object b = SigstoreBundle();
+  FlipBase64(b["dsseEnvelope"].as_object()["signatures"].as_array()[0].as_object()["sig"]);
+  ExpectSigstoreFailure(b, "sigstore.binding");
+}
+
+TEST(OmsSigstore, TrustRootWithoutFulcioCaFails) {
+  REQUIRE_DATA();
+  json::object root =
+      json::parse(ReadFile(kData + "/trust/sigstore-public-good/trusted_root.json")).as_object();
+  root["certificateAuthorities"] = json::array();
+  TempDir tmp;
+  WriteFile(tmp.path() + "/root.json", json::serialize(root));
+  json::object spec = SigstoreSpec();
+  spec["verify"].as_object()["trusted_root"] = tmp.path() + "/root.json";
   const Outcome o = RunSpec(spec);
   ASSERT_TRUE(o.ran) << o.error;
   EXPECT_FALSE(o.result.verified);
-  EXPECT_TRUE(o.result.unsupported);
-  EXPECT_EQ(o.result.check, "sigstore.unsupported");
+  EXPECT_EQ(o.result.check, "certificate.chain") << o.result.message;
+}
+
+TEST(OmsSigstore, TrustRootWithoutRekorKeyFails) {
+  REQUIRE_DATA();
+  json::object root =
+      json::parse(ReadFile(kData + "/trust/sigstore-public-good/trusted_root.json")).as_object();
+  root["tlogs"] = json::array();
+  TempDir tmp;
+  WriteFile(tmp.path() + "/root.json", json::serialize(root));
+  json::object spec = SigstoreSpec();
+  spec["verify"].as_object()["trusted_root"] = tmp.path() + "/root.json";
+  const Outcome o = RunSpec(spec);
+  ASSERT_TRUE(o.ran) << o.error;
+  EXPECT_FALSE(o.result.verified);
+  EXPECT_EQ(o.result.check, "sigstore.tlog") << o.result.message;
+}
+
+TEST(OmsSigstore, MissingIdentityIsAnInputError) {
+  REQUIRE_DATA();
+  json::object spec = SigstoreSpec();
+  spec["verify"].as_object()["identity"] = "";
+  const Outcome o = RunSpec(spec);
+  EXPECT_FALSE(o.ran);
 }
 
 }  // namespace

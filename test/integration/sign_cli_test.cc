@@ -80,10 +80,15 @@ TEST_F(SignCli, UsageAndInputErrorsExitTwo) {
   EXPECT_EQ(RunRampart("verify --help").exit_code, 0);
 }
 
-TEST_F(SignCli, SigstoreIsReportedUnsupportedNeverVerified) {
+TEST_F(SignCli, SigstoreMethodOnAKeyBundleFailsOnMaterial) {
   Keygen();
   ASSERT_EQ(RunRampart("sign " + P("model") + " --key " + P("k.pem")).exit_code, 0);
-  auto r = RunRampart("verify " + P("model") + " --method sigstore", true);
+  EXPECT_EQ(RunRampart("verify " + P("model") + " --method sigstore").exit_code, 2)
+      << "needs --trusted-root, --identity and --issuer";
+  Write("root.json", "{}");
+  auto r = RunRampart("verify " + P("model") + " --method sigstore --trusted-root " +
+                          P("root.json") + " --identity a@b --issuer https://x",
+                      true);
   EXPECT_EQ(r.exit_code, 1) << r.out;  // key material: the method does not match
   EXPECT_NE(r.out.find("bundle.material"), std::string::npos) << r.out;
 }
