@@ -6,6 +6,9 @@
 //   2: the rest is a statement payload, signed here with the key so that verification gets
 //      past the signature into the statement and model checks
 //   3: the rest is base64 text; a successful decode must re-encode to the same text
+//   4: the rest is a bundle, verified with the sigstore method against a trust root holding
+//      a minted CA and the fixture key as the log key (tlog entries, SET, inclusion proofs,
+//      checkpoints, Fulcio extensions)
 // Invariant: nothing verifies except mode 2 payloads that describe the fuzz model exactly.
 #include <cstddef>
 #include <cstdint>
@@ -27,11 +30,26 @@ struct Fixture {
   testing::TestCert root;
   testing::TempDir dir;
   std::string model;
+  std::string trusted_root;
   Fixture() {
     keys = *oms::GenerateKeyPair("P-256");
     testing::MintCert(&root, "fuzz-root", nullptr, true);
     model = dir.path() + "/m";
     testing::WriteFile(model + "/a", "a");
+    unsigned char* der = nullptr;
+    int n = i2d_X509(root.cert, &der);
+    const std::string root_der(reinterpret_cast<char*>(der), static_cast<size_t>(n));
+    OPENSSL_free(der);
+    der = nullptr;
+    n = i2d_PUBKEY(root.key, &der);
+    const std::string key_der(reinterpret_cast<char*>(der), static_cast<size_t>(n));
+    OPENSSL_free(der);
+    trusted_root = "{\"tlogs\":[{\"logId\":{\"keyId\":\"" +
+                   oms::Base64Encode(std::string(32, 'k')) + "\"},\"publicKey\":{\"rawBytes\":\"" +
+                   oms::Base64Encode(key_der) +
+                   "\"}}],\"certificateAuthorities\":[{\"certChain\":{\"certificates\":[{"
+                   "\"rawBytes\":\"" +
+                   oms::Base64Encode(root_der) + "\"}]}}]}";
   }
 };
 
@@ -51,7 +69,7 @@ void Check(bool ok, const char* what) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* bytes, size_t size) {
   if (size == 0) return 0;
-  const int mode = bytes[0] % 4;
+  const int mode = bytes[0] % 5;
   std::string_view data(reinterpret_cast<const char*>(bytes + 1), size - 1);
   Fixture& f = F();
   oms::VerifyOptions opt;
@@ -84,7 +102,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* bytes, size_t size) {
              oms::Base64Encode(data) + "\",\"payloadType\":\"application/vnd.in-toto+json\"," +
              "\"signatures\":[{\"sig\":\"" + oms::Base64Encode(sig) + "\"}]}}";
   }
-  if (mode == 1) {
+  if (mode == 4) {
+    opt.method = oms::Method::kSigstore;
+    opt.trusted_root_json = f.trusted_root;
+    opt.identity = "fuzz@example.com";
+    opt.issuer = "https://issuer.example.com";
+  } else if (mode == 1) {
     opt.method = oms::Method::kCertificate;
     opt.trust_roots_pem = {f.root.CertPem()};
   } else {
