@@ -923,6 +923,8 @@ std::optional<std::string> Base64Decode(std::string_view in) {
       v[j] = val(c);
       if (v[j] < 0) return std::nullopt;
     }
+    // Canonical form only: the bits the padding drops must be zero (no malleable encodings).
+    if ((pad == 1 && (v[2] & 3) != 0) || (pad == 2 && (v[1] & 15) != 0)) return std::nullopt;
     const uint32_t n = static_cast<uint32_t>(v[0] << 18 | v[1] << 12 | v[2] << 6 | v[3]);
     out.push_back(static_cast<char>(n >> 16));
     if (pad < 2) out.push_back(static_cast<char>(n >> 8 & 0xff));

@@ -129,7 +129,8 @@ std::string Pae(std::string_view payload_type, std::string_view payload);
 // by Python's repr() of the payload bytes.
 std::string LegacyPae(std::string_view payload_type, std::string_view payload);
 
-// Strict standard base64 (padding required when the length is not a multiple of 4).
+// Strict standard base64: padding required, no whitespace, canonical (the bits the padding
+// drops must be zero).
 std::optional<std::string> Base64Decode(std::string_view in);
 std::string Base64Encode(std::string_view in);
 

@@ -221,6 +221,9 @@ TEST(OmsBase64, StrictDecoding) {
   EXPECT_FALSE(Base64Decode("Y===").has_value());
   EXPECT_FALSE(Base64Decode("YQ=a").has_value());
   EXPECT_FALSE(Base64Decode("Y Q=").has_value());
+  // Non-canonical: bits dropped by the padding are not zero.
+  EXPECT_FALSE(Base64Decode("ZA9=").has_value());
+  EXPECT_FALSE(Base64Decode("YR==").has_value());
   EXPECT_EQ(Base64Encode("abc"), "YWJj");
 }
 
