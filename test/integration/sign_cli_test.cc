@@ -93,6 +93,24 @@ TEST_F(SignCli, SigstoreMethodOnAKeyBundleFailsOnMaterial) {
   EXPECT_NE(r.out.find("bundle.material"), std::string::npos) << r.out;
 }
 
+// The conformance vectors beside the checkout (see docs/signing.md), when present.
+TEST(SignCliVectors, SigstoreAndCertificateBundlesFromTheConformanceData) {
+  const std::string d = std::string(RAMPART_SOURCE_DIR) + "/../shared/data/oms-conformance";
+  if (!fs::exists(d + "/cases.json")) GTEST_SKIP() << "no conformance data at " << d;
+  const std::string sigstore =
+      "verify " + d + "/historical/v1.1.0-sigstore --method sigstore" + " --trusted-root " + d +
+      "/trust/sigstore-public-good/trusted_root.json" +
+      " --issuer https://sigstore.verify.ibm.com/oauth2" + " --ignore-paths ignore-me --identity ";
+  EXPECT_EQ(RunRampart(sigstore + "stefanb@us.ibm.com").exit_code, 0);
+  auto r = RunRampart(sigstore + "someone@example.com", true);
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  EXPECT_NE(r.out.find("sigstore.identity"), std::string::npos) << r.out;
+  EXPECT_EQ(RunRampart("verify " + d + "/historical/v0.2.0-certificate --trust-root " + d +
+                       "/keys/certificate/ca-cert.pem")
+                .exit_code,
+            0);
+}
+
 TEST_F(SignCli, ManifestCreateVerifyAndDetectChanges) {
   ASSERT_EQ(RunRampart("manifest create " + P("model")).exit_code, 0);
   EXPECT_EQ(RunRampart("manifest create " + P("model")).exit_code, 2);  // exists
