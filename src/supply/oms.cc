@@ -5,6 +5,7 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/ts.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
@@ -629,6 +630,81 @@ bool SanMatches(X509* cert, std::string_view identity) {
   return found;
 }
 
+using TsRespPtr = std::unique_ptr<TS_RESP, Deleter<TS_RESP, TS_RESP_free>>;
+using TsVerifyCtxPtr = std::unique_ptr<TS_VERIFY_CTX, Deleter<TS_VERIFY_CTX, TS_VERIFY_CTX_free>>;
+
+// Verifies every RFC 3161 timestamp of the bundle: a TimeStampResp over the DSSE signature
+// bytes, signed by a timestamp authority of the trust root (chain checked at the token's
+// time), whose time lies inside the signing certificate's validity.
+std::optional<VerifyResult> CheckTimestamps(const json::object& material, std::string_view sig,
+                                            const json::object& trusted_root, X509* leaf) {
+  const json::object* tvd = GetObject(material, "timestampVerificationData");
+  const json::array* stamps = tvd ? GetArray(*tvd, "rfc3161Timestamps") : nullptr;
+  if (stamps == nullptr) return std::nullopt;
+  const json::array* tsas = GetArray(trusted_root, "timestampAuthorities");
+  for (size_t i = 0; i < stamps->size(); ++i) {
+    const std::string where = StrCat("rfc3161Timestamps[", i, "]");
+    const json::object* so = (*stamps)[i].if_object();
+    const json::string* b64 = so ? GetString(*so, "signedTimestamp") : nullptr;
+    std::optional<std::string> der = b64 ? Base64Decode(View(*b64)) : std::nullopt;
+    if (!der) return Fail("bundle.schema", StrCat(where, ": signedTimestamp is not base64"));
+    const unsigned char* p = reinterpret_cast<const unsigned char*>(der->data());
+    TsRespPtr resp(d2i_TS_RESP(nullptr, &p, static_cast<long>(der->size())));
+    TS_TST_INFO* info = resp ? TS_RESP_get_tst_info(resp.get()) : nullptr;
+    const ASN1_GENERALIZEDTIME* gen = info ? TS_TST_INFO_get_time(info) : nullptr;
+    struct tm tm = {};
+    if (gen == nullptr || ASN1_TIME_to_tm(gen, &tm) != 1) {
+      ERR_clear_error();
+      return Fail("sigstore.timestamp", StrCat(where, ": not an RFC 3161 timestamp response"));
+    }
+    time_t when = timegm(&tm);
+    if (X509_cmp_time(X509_get0_notBefore(leaf), &when) > 0 ||
+        X509_cmp_time(X509_get0_notAfter(leaf), &when) < 0) {
+      return Fail("sigstore.timestamp",
+                  StrCat(where, ": time is outside the signing certificate's validity"));
+    }
+    bool ok = false;
+    for (size_t a = 0; tsas != nullptr && a < tsas->size() && !ok; ++a) {
+      const json::object* ao = (*tsas)[a].if_object();
+      const json::object* cc = ao ? GetObject(*ao, "certChain") : nullptr;
+      const json::array* certs = cc ? GetArray(*cc, "certificates") : nullptr;
+      if (certs == nullptr || certs->empty() || !ValidAt(*ao, when)) continue;
+      std::vector<X509Ptr> chain;
+      for (const json::value& c : *certs) {
+        const json::object* co = c.if_object();
+        const json::string* raw = co ? GetString(*co, "rawBytes") : nullptr;
+        std::optional<std::string> cder = raw ? Base64Decode(View(*raw)) : std::nullopt;
+        X509Ptr x = cder ? ParseDerCertificate(*cder) : nullptr;
+        if (x != nullptr) chain.push_back(std::move(x));
+      }
+      if (chain.empty()) continue;
+      // The context owns what it is given.
+      X509_STORE* store = X509_STORE_new();
+      X509_STORE_add_cert(store, chain.back().get());
+      X509_VERIFY_PARAM_set_time(X509_STORE_get0_param(store), when);
+      STACK_OF(X509)* untrusted = sk_X509_new_null();
+      for (const X509Ptr& x : chain) {
+        X509_up_ref(x.get());
+        sk_X509_push(untrusted, x.get());
+      }
+      TsVerifyCtxPtr ctx(TS_VERIFY_CTX_new());
+      TS_VERIFY_CTX_set_flags(ctx.get(), TS_VFY_VERSION | TS_VFY_SIGNATURE | TS_VFY_DATA);
+      TS_VERIFY_CTX_set_store(ctx.get(), store);
+      TS_VERIFY_CTX_set_certs(ctx.get(), untrusted);
+      TS_VERIFY_CTX_set_data(ctx.get(), BIO_new_mem_buf(sig.data(), static_cast<int>(sig.size())));
+      ok = TS_RESP_verify_response(ctx.get(), resp.get()) == 1;
+      ERR_clear_error();
+    }
+    if (!ok) {
+      return Fail("sigstore.timestamp",
+                  StrCat(where,
+                         ": does not verify against a timestamp authority of the trust "
+                         "root, over this signature"));
+    }
+  }
+  return std::nullopt;
+}
+
 // Verifies the Sigstore material of a bundle: the Fulcio chain at the log's integrated time,
 // the Rekor entry (SET, inclusion proof, checkpoint) and its binding to this envelope, and
 // the signer identity. Returns the leaf key through `key`.
@@ -834,6 +910,7 @@ std::optional<VerifyResult> CheckSigstore(const json::object& material, std::str
   if (!issuer || *issuer != options.issuer) {
     return Fail("sigstore.issuer", "the certificate's OIDC issuer is not the expected one");
   }
+  if (auto f = CheckTimestamps(material, sig, trusted_root, leaf.get())) return f;
   key->reset(X509_get_pubkey(leaf.get()));
   if (*key == nullptr || DigestForKey(key->get()) == nullptr) {
     return Fail("certificate.usage", "Fulcio certificate key is not EC P-256, P-384 or P-521");

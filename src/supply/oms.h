@@ -15,8 +15,9 @@
 // The "sigstore" method is verified offline against a pinned Sigstore trusted_root.json: the
 // Fulcio chain at the log entry's integrated time, the Rekor SET, inclusion proof and signed
 // checkpoint, the entry's binding to this envelope, and the signer identity and issuer.
-// RFC 3161 timestamps and embedded SCTs are not checked (the SET-signed integrated time is
-// the time source). Signing supports the key and certificate methods only.
+// RFC 3161 timestamps, when the bundle has any, must each verify against a timestamp
+// authority of the trust root. Embedded SCTs are not checked. Signing supports the key and
+// certificate methods only.
 //
 // Thread safety: stateless functions.
 #pragma once
@@ -77,7 +78,8 @@ struct VerifyResult {
   // "bundle.material", "key.hint", "certificate.chain", "certificate.usage",
   // "dsse.signature", "statement.schema", "statement.subject_digest", "model.files",
   // "model.changed", "model.missing", "model.unsigned", "sigstore.tlog" (SET, inclusion
-  // proof, checkpoint), "sigstore.binding", "sigstore.identity", "sigstore.issuer". Empty when
+  // proof, checkpoint), "sigstore.binding", "sigstore.identity", "sigstore.issuer",
+  // "sigstore.timestamp". Empty when
   // verified.
   std::string check;
   // Human-readable detail; names the files or fields involved. Never holds payload bytes.

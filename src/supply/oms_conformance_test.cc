@@ -500,6 +500,34 @@ TEST(OmsSigstore, TrustRootWithoutRekorKeyFails) {
   EXPECT_EQ(o.result.check, "sigstore.tlog") << o.result.message;
 }
 
+TEST(OmsSigstore, TamperedRfc3161TimestampFails) {
+  REQUIRE_DATA();
+  json::object b = SigstoreBundle();
+  json::object& tvd =
+      b["verificationMaterial"].as_object()["timestampVerificationData"].as_object();
+  json::value& stamp = tvd["rfc3161Timestamps"].as_array()[0].as_object()["signedTimestamp"];
+  // The last bytes are the TSA's signature.
+  std::string raw = *Base64Decode(stamp.as_string().c_str());
+  raw[raw.size() - 8] ^= 1;
+  stamp = Base64Encode(raw);
+  ExpectSigstoreFailure(b, "sigstore.timestamp");
+}
+
+TEST(OmsSigstore, TrustRootWithoutTimestampAuthorityFailsTheTimestamp) {
+  REQUIRE_DATA();
+  json::object root =
+      json::parse(ReadFile(kData + "/trust/sigstore-public-good/trusted_root.json")).as_object();
+  root["timestampAuthorities"] = json::array();
+  TempDir tmp;
+  WriteFile(tmp.path() + "/root.json", json::serialize(root));
+  json::object spec = SigstoreSpec();
+  spec["verify"].as_object()["trusted_root"] = tmp.path() + "/root.json";
+  const Outcome o = RunSpec(spec);
+  ASSERT_TRUE(o.ran) << o.error;
+  EXPECT_FALSE(o.result.verified);
+  EXPECT_EQ(o.result.check, "sigstore.timestamp") << o.result.message;
+}
+
 TEST(OmsSigstore, MissingIdentityIsAnInputError) {
   REQUIRE_DATA();
   json::object spec = SigstoreSpec();
