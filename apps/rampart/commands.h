@@ -10,6 +10,10 @@ void RegisterScan(CLI::App& app);
 void RegisterEval(CLI::App& app);
 void RegisterScanModel(CLI::App& app);
 void RegisterAudit(CLI::App& app);
+void RegisterManifest(CLI::App& app);
+void RegisterKeygen(CLI::App& app);
+void RegisterSign(CLI::App& app);
+void RegisterVerify(CLI::App& app);
 
 int RunSelected(CLI::App& app);
 

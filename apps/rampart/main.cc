@@ -12,6 +12,10 @@ int main(int argc, char** argv) {
   rampart::cli::RegisterEval(app);
   rampart::cli::RegisterScanModel(app);
   rampart::cli::RegisterAudit(app);
+  rampart::cli::RegisterManifest(app);
+  rampart::cli::RegisterKeygen(app);
+  rampart::cli::RegisterSign(app);
+  rampart::cli::RegisterVerify(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
