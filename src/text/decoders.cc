@@ -453,10 +453,23 @@ void FindBase64(std::string_view text, uint32_t min_chars, Budget& budget,
                 std::vector<DecodedRun>& out) {
   const size_t n = text.size();
   std::string decoded;
+  auto in_class = [&](size_t k) { return kCharClass[At(text, k)] & kClassBase64; };
+  // Only maximal runs of at least min_chars alphabet bytes are candidates. Probing the last
+  // byte of the shortest run that could start at i skips ordinary words without reading
+  // most of their bytes. Invariant: i == 0 or text[i - 1] is not in the alphabet.
   size_t i = 0;
   while (i < n && !budget.Full()) {
-    if (!(kCharClass[At(text, i)] & kClassBase64)) {
-      ++i;
+    const size_t probe = i + min_chars - 1;
+    if (probe >= n) break;
+    if (!in_class(probe)) {
+      i = probe + 1;
+      continue;
+    }
+    size_t s = probe;
+    while (s > i && in_class(s - 1)) --s;
+    if (s > i) {
+      // text[s - 1] is outside the alphabet: a run long enough must start at s.
+      i = s;
       continue;
     }
     const size_t begin = i;
@@ -466,14 +479,17 @@ void FindBase64(std::string_view text, uint32_t min_chars, Budget& budget,
     const bool standard = seen & kClassStd, url_safe = seen & kClassUrl;
     size_t data_end = i;
     while (i < n && i - data_end < 2 && text[i] == '=') ++i;
+    const size_t run_end = i;
+    // Restore the invariant: text[i] (if any) is outside the alphabet unless '=' preceded it.
+    if (i == data_end && i < n) ++i;
     // Base64 of text always mixes cases; requiring both skips most words and identifiers
     // before any decoding. The two alphabets never mix in one encoding.
-    if (data_end - begin < min_chars || !upper || !lower || (standard && url_safe)) continue;
+    if (!upper || !lower || (standard && url_safe)) continue;
     // A length of 1 mod 4 cannot be base64; drop the odd character rather than the run.
     if ((data_end - begin) % 4 == 1) --data_end;
     if (!DecodeBase64(text.substr(begin, data_end - begin), decoded)) continue;
     if (!LooksLikeText(decoded)) continue;
-    Keep(Encoding::kBase64, begin, i, decoded, budget, out);
+    Keep(Encoding::kBase64, begin, run_end, decoded, budget, out);
   }
 }
 
