@@ -247,6 +247,74 @@ class ConfusableTable {
 };
 
 // ---------------------------------------------------------------------------------------------
+// White-space runs.
+
+inline bool IsWhiteSpaceByte(char c) {
+  return c == ' ' || c == '\n' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
+}
+
+// Shortens every run of more than kMaxWhiteSpaceRun white-space bytes to exactly that many:
+// the run's first bytes, one byte of the dropped middle (its first '\n', else its first '\r',
+// else its first byte) standing for all of it, and the run's last bytes. The result is a
+// subsequence of the run that keeps a line break wherever one separated the two ends, so a
+// pattern that matched the run with `[ \t]*`, `[\n\r]+` or `[^\n]*` still matches.
+void CapWhiteSpaceRuns(NormalizedText& out) {
+  constexpr size_t kMax = kMaxWhiteSpaceRun;
+  constexpr size_t kTail = kMax / 2;
+  constexpr size_t kHead = kMax - kTail - 1;
+  std::string& t = out.text;
+  const size_t n = t.size();
+  size_t write = 0;  // out[0, write) is final
+  size_t read = 0;   // bytes from here on are not yet moved
+  auto move = [&](size_t from, size_t to) {
+    if (write != from) {
+      std::memmove(&t[write], &t[from], to - from);
+      std::memmove(&out.orig_begin[write], &out.orig_begin[from], (to - from) * sizeof(uint32_t));
+      std::memmove(&out.orig_end[write], &out.orig_end[from], (to - from) * sizeof(uint32_t));
+    }
+    write += to - from;
+  };
+  // Probing the last byte of the shortest run too long that could start at i skips prose
+  // without reading most of it. Invariant: i == 0 or t[i - 1] is not white space.
+  size_t i = 0;
+  while (i + kMax < n) {
+    const size_t probe = i + kMax;
+    if (!IsWhiteSpaceByte(t[probe])) {
+      i = probe + 1;
+      continue;
+    }
+    size_t s = probe;
+    while (s > i && IsWhiteSpaceByte(t[s - 1])) --s;
+    if (s > i) {
+      i = s;
+      continue;
+    }
+    size_t e = probe + 1;
+    while (e < n && IsWhiteSpaceByte(t[e])) ++e;
+    // [s, e) is a run of more than kMax bytes; drop [s + kHead, e - kTail) but one byte.
+    const size_t mid_begin = s + kHead, mid_end = e - kTail;
+    size_t keep = mid_begin;
+    if (const void* nl = std::memchr(&t[mid_begin], '\n', mid_end - mid_begin); nl != nullptr) {
+      keep = static_cast<size_t>(static_cast<const char*>(nl) - t.data());
+    } else if (const void* cr = std::memchr(&t[mid_begin], '\r', mid_end - mid_begin)) {
+      keep = static_cast<size_t>(static_cast<const char*>(cr) - t.data());
+    }
+    move(read, mid_begin);
+    t[write] = t[keep];
+    out.orig_begin[write] = out.orig_begin[mid_begin];
+    out.orig_end[write] = out.orig_end[mid_end - 1];
+    ++write;
+    read = mid_end;
+    i = e + 1;
+  }
+  if (read == 0) return;
+  move(read, n);
+  t.resize(write);
+  out.orig_begin.resize(write);
+  out.orig_end.resize(write);
+}
+
+// ---------------------------------------------------------------------------------------------
 // The normalization pass.
 
 // Longest NFKC segment buffered, in UTF-16 units. A segment normally ends at the next
@@ -547,7 +615,11 @@ absl::Status Normalizer::Normalize(std::string_view input, NormalizedText& out) 
   out.orig_end.reserve(input.size());
   Pass pass(options_, nfkc, table, out);
   absl::Status status = pass.Run(input);
-  if (!status.ok()) out.Clear();
+  if (!status.ok()) {
+    out.Clear();
+    return status;
+  }
+  CapWhiteSpaceRuns(out);
   return status;
 }
 

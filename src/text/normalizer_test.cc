@@ -266,6 +266,32 @@ TEST(Normalizer, MapsUnicodeWhiteSpaceToSpace) {
   EXPECT_TRUE(n.hidden.empty());
 }
 
+TEST(Normalizer, ShortensLongWhiteSpaceRunsKeepingBothEnds) {
+  const std::string input =
+      "ignore" + std::string(40, ' ') + "all\t\t" + std::string(16, ' ') + "x";
+  NormalizedText n = Normalize(input);
+  EXPECT_EQ(n.text, "ignore" + std::string(kMaxWhiteSpaceRun, ' ') + "all\t\t" +
+                        std::string(16, ' ').substr(0, kMaxWhiteSpaceRun - 2) + "x");
+  // The whole text still maps to the whole input, and words keep their own bytes.
+  EXPECT_EQ(n.ToOriginal(0, static_cast<uint32_t>(n.text.size())),
+            (Span{0, static_cast<uint32_t>(input.size())}));
+  const auto all = static_cast<uint32_t>(n.text.find("all"));
+  EXPECT_EQ(n.ToOriginal(all, all + 3), (Span{46, 49}));
+}
+
+TEST(Normalizer, LeavesWhiteSpaceRunsOfTheMaximumLength) {
+  const std::string input = "a" + std::string(kMaxWhiteSpaceRun, ' ') + "b";
+  EXPECT_EQ(Normalize(input).text, input);
+}
+
+TEST(Normalizer, KeepsLineBreakFromTheDroppedMiddleOfARun) {
+  const std::string input = "a" + std::string(12, ' ') + "\r\n" + std::string(12, '\t') + "b";
+  NormalizedText n = Normalize(input);
+  EXPECT_EQ(n.text, "a" + std::string(7, ' ') + "\n" + std::string(8, '\t') + "b");
+  const std::string unicode = "a" + std::string(10, ' ') + "\u2028" + std::string(10, ' ') + "b";
+  EXPECT_EQ(Normalize(unicode).text, "a" + std::string(kMaxWhiteSpaceRun, ' ') + "b");
+}
+
 TEST(Normalizer, MapsTrailingVerticalTabBeforeNonAscii) {
   NormalizedText n = Normalize("a\v\u00E9");
   EXPECT_EQ(n.text, "a \u00E9");
