@@ -246,6 +246,40 @@ class ConfusableTable {
   std::vector<std::pair<uint32_t, uint32_t>> supplementary_;
 };
 
+// BMP code points that are whole normalization segments by themselves and pass through it
+// unchanged: NFKC leaves them alone and nothing before or after composes with them (ICU's
+// "inert"), and they are neither white space nor hidden. Most letters of most scripts are;
+// the pass emits them directly instead of buffering a segment and asking ICU about it.
+class InertTable {
+ public:
+  static const InertTable& Get() {
+    // Never destroyed: Normalize() may run on threads that outlive static destruction.
+    static const InertTable* const table = new InertTable();
+    return *table;
+  }
+
+  bool Inert(char32_t c) const { return c < 0x10000 && ((bits_[c >> 6] >> (c & 63)) & 1) != 0; }
+
+ private:
+  InertTable() {
+    UErrorCode status = U_ZERO_ERROR;
+    const UNormalizer2* nfkc = unorm2_getNFKCInstance(&status);
+    // Without ICU data nothing is inert, and every character takes the general path.
+    if (U_FAILURE(status) || nfkc == nullptr) return;
+    for (char32_t c = 0x80; c < 0x10000; ++c) {
+      HiddenKind kind;
+      if ((c >= 0xD800 && c <= 0xDFFF) || ClassifyHidden(c, kind) ||
+          u_isUWhiteSpace(static_cast<UChar32>(c)) ||
+          !unorm2_isInert(nfkc, static_cast<UChar32>(c))) {
+        continue;
+      }
+      bits_[c >> 6] |= uint64_t{1} << (c & 63);
+    }
+  }
+
+  std::array<uint64_t, 0x10000 / 64> bits_{};
+};
+
 // ---------------------------------------------------------------------------------------------
 // White-space runs.
 
@@ -359,7 +393,7 @@ class Pass {
  public:
   Pass(const NormalizerOptions& options, const UNormalizer2* nfkc, const ConfusableTable* table,
        NormalizedText& out)
-      : options_(options), nfkc_(nfkc), table_(table), out_(out) {}
+      : options_(options), nfkc_(nfkc), table_(table), inert_(InertTable::Get()), out_(out) {}
 
   absl::Status Run(std::string_view input) {
     max_output_ = kMaxExpansion * input.size() + kExpansionSlack;
@@ -402,6 +436,11 @@ class Pass {
       const uint32_t b = static_cast<uint32_t>(i);
       const uint32_t e = static_cast<uint32_t>(i + len);
       i += len;
+      if (inert_.Inert(c)) {
+        if (!Flush()) return Internal();
+        EmitCodePoint(c, b, e, options_.map_confusables);
+        continue;
+      }
       HiddenKind kind;
       if (ClassifyHidden(c, kind)) {
         // Removed without ending the segment, so "e", U+200B, U+0301 still composes.
@@ -536,6 +575,7 @@ class Pass {
   const NormalizerOptions& options_;
   const UNormalizer2* nfkc_;
   const ConfusableTable* table_;
+  const InertTable& inert_;
   NormalizedText& out_;
   size_t max_output_ = 0;
 
@@ -591,6 +631,7 @@ Span NormalizedText::ToOriginal(uint32_t begin, uint32_t end) const {
 Normalizer::Normalizer(NormalizerOptions options) : options_(options) {
   // Build the process-wide table now, at configuration time, not on the first request.
   if (options_.map_confusables) ConfusableTable::Get();
+  InertTable::Get();
 }
 
 absl::Status Normalizer::Normalize(std::string_view input, NormalizedText& out) const {

@@ -140,6 +140,17 @@ TEST(Normalizer, KeepsAccentedLettersAndOtherScripts) {
   EXPECT_EQ(n.confusables_mapped, 0u);
 }
 
+TEST(Normalizer, KeepsInertLettersWithTheirOwnSpans) {
+  // Devanagari and Thai letters and signs pass through NFKC unchanged, each mapped to its
+  // own bytes; a combining mark after one still joins its segment.
+  const std::string input = "\u0928\u092E\u0938\u094D\u0924\u0947 \u0E2A\u0E27\u0E31\u0E2A";
+  NormalizedText n = Normalize(input);
+  EXPECT_EQ(n.text, input);
+  EXPECT_EQ(n.ToOriginal(0, 3), (Span{0, 3}));
+  EXPECT_EQ(n.ToOriginal(3, 6), (Span{3, 6}));
+  EXPECT_EQ(Normalize("\u00E9e\u0301").text, "\u00E9\u00E9");
+}
+
 TEST(Normalizer, MapsMathematicalBoldLetters) {
   // U+1D422 U+1D420 U+1D427 U+1D428 U+1D42B U+1D41E: bold "ignore", four bytes each.
   NormalizedText n = Normalize("\U0001D422\U0001D420\U0001D427\U0001D428\U0001D42B\U0001D41E");
