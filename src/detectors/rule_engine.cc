@@ -133,13 +133,14 @@ absl::Status RuleEngine::CompileDatabase(const std::vector<CompiledRule>& rules,
       // a non-redactable rule with a validator must see every candidate.
       f |= HS_FLAG_SINGLEMATCH;
     }
-    // Exact-span databases track start of match, which bounded repeats make much larger to
-    // compile; they run only near a known match, so they keep the pattern as written.
-    if (kind == DbKind::kSpans) {
-      patterns.push_back(rules[i].rule.pattern.c_str());
-    } else {
+    // Only the main pass reads whole texts. The locate and exact-span passes run near a
+    // known match, where bounding buys nothing, and bounded repeats cost compile time (and
+    // with start-of-match tracking, much more), so they keep the pattern as written.
+    if (kind == DbKind::kMain) {
       bounded[i] = BoundWhiteSpaceRepeats(rules[i].rule.pattern);
       patterns.push_back(bounded[i].c_str());
+    } else {
+      patterns.push_back(rules[i].rule.pattern.c_str());
     }
     flags.push_back(f);
     ids.push_back(static_cast<unsigned int>(i));
