@@ -10,6 +10,7 @@
 #include "absl/status/status.h"
 #include "common/strings.h"
 #include "detectors/database_cache.h"
+#include "text/normalizer.h"
 
 namespace rampart::detectors {
 namespace {
@@ -78,10 +79,44 @@ int OnMatch(unsigned int id, unsigned long long from, unsigned long long to, uns
 
 }  // namespace
 
+std::string BoundWhiteSpaceRepeats(std::string_view pattern) {
+  const std::string plus = StrCat("\\s{1,", text::kMaxWhiteSpaceRun, "}");
+  const std::string star = StrCat("\\s{0,", text::kMaxWhiteSpaceRun, "}");
+  std::string out;
+  out.reserve(pattern.size() + pattern.size() / 4);
+  bool in_class = false;
+  for (size_t i = 0; i < pattern.size();) {
+    const char c = pattern[i];
+    if (c == '\\' && i + 1 < pattern.size()) {
+      if (!in_class && pattern[i + 1] == 's' && i + 2 < pattern.size() &&
+          (pattern[i + 2] == '+' || pattern[i + 2] == '*')) {
+        out += pattern[i + 2] == '+' ? plus : star;
+        i += 3;
+      } else {
+        out.append(pattern, i, 2);
+        i += 2;
+      }
+      continue;
+    }
+    out.push_back(c);
+    ++i;
+    if (in_class) {
+      in_class = c != ']';
+    } else if (c == '[') {
+      in_class = true;
+      // A ']' first in a class (after an optional '^') is a literal.
+      if (i < pattern.size() && pattern[i] == '^') out.push_back(pattern[i++]);
+      if (i < pattern.size() && pattern[i] == ']') out.push_back(pattern[i++]);
+    }
+  }
+  return out;
+}
+
 absl::Status RuleEngine::CompileDatabase(const std::vector<CompiledRule>& rules,
                                          const std::vector<std::string>& sources, DbKind kind,
                                          size_t span_rule, const std::string& cache_dir,
                                          hs_database** out) {
+  std::vector<std::string> bounded(rules.size());
   std::vector<const char*> patterns;
   std::vector<unsigned int> flags;
   std::vector<unsigned int> ids;
@@ -98,7 +133,15 @@ absl::Status RuleEngine::CompileDatabase(const std::vector<CompiledRule>& rules,
       // a non-redactable rule with a validator must see every candidate.
       f |= HS_FLAG_SINGLEMATCH;
     }
-    patterns.push_back(rules[i].rule.pattern.c_str());
+    // Only the main pass reads whole texts. The locate and exact-span passes run near a
+    // known match, where bounding buys nothing, and bounded repeats cost compile time (and
+    // with start-of-match tracking, much more), so they keep the pattern as written.
+    if (kind == DbKind::kMain) {
+      bounded[i] = BoundWhiteSpaceRepeats(rules[i].rule.pattern);
+      patterns.push_back(bounded[i].c_str());
+    } else {
+      patterns.push_back(rules[i].rule.pattern.c_str());
+    }
     flags.push_back(f);
     ids.push_back(static_cast<unsigned int>(i));
   }

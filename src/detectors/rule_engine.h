@@ -42,6 +42,13 @@ struct RuleEngineOptions {
   std::string cache_dir;
 };
 
+// Returns `pattern` with every `\s+` and `\s*` outside a character class written as
+// `\s{1,N}` and `\s{0,N}`, N = text::kMaxWhiteSpaceRun. Normalized text never holds a longer
+// run of white space, so the two match the same texts; the bounded form lets Hyperscan
+// check the words before a rare literal only when that literal occurs, instead of
+// following every common word that starts a phrase (docs/rules.md, "Writing fast rules").
+std::string BoundWhiteSpaceRepeats(std::string_view pattern);
+
 class RuleEngine : public Detector {
  public:
   // Compiles all rules. Errors name the pack file and rule id of a pattern Hyperscan

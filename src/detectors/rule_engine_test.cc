@@ -130,6 +130,25 @@ TEST_F(EngineTest, MatchLimitIsReportedNotSilentlyClean) {
   EXPECT_TRUE(limit_reported);
 }
 
+TEST(BoundWhiteSpaceRepeats, BoundsOnlyWhiteSpaceRepeatsOutsideClasses) {
+  EXPECT_EQ(BoundWhiteSpaceRepeats(R"(a\s+b\s*c\s?d\s{2}e)"), R"(a\s{1,16}b\s{0,16}c\s?d\s{2}e)");
+  EXPECT_EQ(BoundWhiteSpaceRepeats(R"([\s+]\s+[^]\s*]\s*)"), R"([\s+]\s{1,16}[^]\s*]\s{0,16})");
+  // An escaped backslash followed by 's' is a literal, not the class.
+  EXPECT_EQ(BoundWhiteSpaceRepeats(R"(\\s+\S+\\\s*)"), R"(\\s+\S+\\\s{0,16})");
+  EXPECT_EQ(BoundWhiteSpaceRepeats(R"(x\s)"), R"(x\s)");
+}
+
+TEST_F(EngineTest, BoundedWhiteSpaceStillMatchesPaddedWords) {
+  // The normalizer shortens the 40-space run, so the bounded pattern still spans it.
+  auto engine = RuleEngine::Create({Pack({MakeRule("t.ignore", "ignore\\s+previous\\s*!")})});
+  ASSERT_TRUE(engine.ok()) << engine.status();
+  const std::string input =
+      "ok, ignore" + std::string(40, ' ') + "previous" + std::string(20, '\n') + "!";
+  auto f = Scan(**engine, input);
+  ASSERT_EQ(f.size(), 1u);
+  EXPECT_EQ(f[0].span, (Span{4, static_cast<uint32_t>(input.size())}));
+}
+
 TEST(RuleEngine, BadPatternNamesRuleAndSource) {
   auto engine = RuleEngine::Create({Pack({MakeRule("t.bad", "(unclosed")})});
   ASSERT_FALSE(engine.ok());

@@ -2,6 +2,10 @@
 
 #include <unicode/uchar.h>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include <algorithm>
 #include <array>
 #include <cstring>
@@ -427,6 +431,76 @@ bool LooksLikeRot13(std::string_view text) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Long runs of one byte class, found with bit masks: 16 bytes are classified at a time and
+// whole 64-byte blocks are tested for a long enough run with a few shifts, so prose costs
+// no branch per word. Only where a run is long enough do the finders look at bytes.
+
+// Bit j of bits[j / 64] is set when kCharClass[text[j]] has any of `flags`; bits past the
+// end of the text are clear.
+void ClassBits(std::string_view text, uint8_t flags, std::vector<uint64_t>& bits) {
+  const size_t n = text.size();
+  bits.assign(n / 64 + 1, 0);
+  size_t i = 0;
+#if defined(__SSE2__)
+  // Unsigned x in [lo, hi], in signed arithmetic.
+  auto in_range = [](__m128i x, char lo, char hi) {
+    const __m128i shifted = _mm_add_epi8(x, _mm_set1_epi8(static_cast<char>(-128 - lo)));
+    return _mm_cmplt_epi8(shifted, _mm_set1_epi8(static_cast<char>(hi - lo + 1 - 128)));
+  };
+  auto eq = [](__m128i x, char c) { return _mm_cmpeq_epi8(x, _mm_set1_epi8(c)); };
+  for (; i + 16 <= n; i += 16) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(text.data() + i));
+    const __m128i folded = _mm_or_si128(v, _mm_set1_epi8(0x20));  // 'A'..'Z' -> 'a'..'z'
+    const __m128i digit = in_range(v, '0', '9');
+    __m128i m = _mm_setzero_si128();
+    if (flags & kClassBase64) {
+      m = _mm_or_si128(m, _mm_or_si128(in_range(folded, 'a', 'z'), digit));
+      m = _mm_or_si128(m, _mm_or_si128(_mm_or_si128(eq(v, '+'), eq(v, '/')),
+                                       _mm_or_si128(eq(v, '-'), eq(v, '_'))));
+    }
+    if (flags & kClassHex) m = _mm_or_si128(m, _mm_or_si128(in_range(folded, 'a', 'f'), digit));
+    if (flags & kClassHexSep) {
+      m = _mm_or_si128(m, _mm_or_si128(_mm_or_si128(eq(v, ' '), eq(v, ':')),
+                                       _mm_or_si128(eq(v, ','), eq(v, '-'))));
+    }
+    const uint64_t mask = static_cast<uint32_t>(_mm_movemask_epi8(m));
+    bits[i / 64] |= mask << (i % 64);
+  }
+#endif
+  for (; i < n; ++i) {
+    if (kCharClass[At(text, i)] & flags) bits[i / 64] |= uint64_t{1} << (i % 64);
+  }
+}
+
+// Keeps bit j only where bits j .. j + len - 1 are all set: the starts of the positions
+// from which `len` class bytes follow. REQUIRES: len >= 1.
+void KeepRunStarts(std::vector<uint64_t>& bits, size_t len) {
+  const size_t words = bits.size();
+  for (size_t have = 1; have < len;) {
+    const size_t k = std::min(have, len - have);  // bits &= bits >> k, across words
+    const size_t q = k / 64, r = k % 64;
+    for (size_t w = 0; w < words; ++w) {
+      const uint64_t lo = w + q < words ? bits[w + q] : 0;
+      const uint64_t hi = w + q + 1 < words ? bits[w + q + 1] : 0;
+      bits[w] &= r == 0 ? lo : (lo >> r) | (hi << (64 - r));
+    }
+    have += k;
+  }
+}
+
+// First set bit at or after `from`, or `n` when none.
+size_t NextSetBit(const std::vector<uint64_t>& bits, size_t from, size_t n) {
+  size_t w = from / 64;
+  if (w >= bits.size()) return n;
+  uint64_t word = bits[w] & (~uint64_t{0} << (from % 64));
+  while (word == 0) {
+    if (++w >= bits.size()) return n;
+    word = bits[w];
+  }
+  return std::min(n, w * 64 + static_cast<size_t>(__builtin_ctzll(word)));
+}
+
+// ---------------------------------------------------------------------------------------------
 // Run finders. Each appends candidates in position order and stops once it alone has reached
 // the run or byte limit: the final selection takes the first runs by position, so what a
 // finder never produces could only have been chosen had an earlier run been dropped (which
@@ -452,13 +526,18 @@ void Keep(Encoding enc, size_t begin, size_t end, std::string& decoded, Budget& 
 void FindBase64(std::string_view text, uint32_t min_chars, Budget& budget,
                 std::vector<DecodedRun>& out) {
   const size_t n = text.size();
+  if (n < min_chars) return;
   std::string decoded;
+  // Only maximal runs of at least min_chars alphabet bytes are candidates; `starts` marks
+  // where min_chars alphabet bytes follow. Invariant: i == 0 or text[i - 1] is not in the
+  // alphabet, so the next mark at or after i is the start of a maximal run.
+  std::vector<uint64_t> starts;
+  ClassBits(text, kClassBase64, starts);
+  KeepRunStarts(starts, min_chars);
   size_t i = 0;
   while (i < n && !budget.Full()) {
-    if (!(kCharClass[At(text, i)] & kClassBase64)) {
-      ++i;
-      continue;
-    }
+    i = NextSetBit(starts, i, n);
+    if (i >= n) break;
     const size_t begin = i;
     uint8_t seen = 0;
     for (uint8_t f; i < n && ((f = kCharClass[At(text, i)]) & kClassBase64); ++i) seen |= f;
@@ -466,14 +545,17 @@ void FindBase64(std::string_view text, uint32_t min_chars, Budget& budget,
     const bool standard = seen & kClassStd, url_safe = seen & kClassUrl;
     size_t data_end = i;
     while (i < n && i - data_end < 2 && text[i] == '=') ++i;
+    const size_t run_end = i;
+    // Restore the invariant: text[i] (if any) is outside the alphabet unless '=' preceded it.
+    if (i == data_end && i < n) ++i;
     // Base64 of text always mixes cases; requiring both skips most words and identifiers
     // before any decoding. The two alphabets never mix in one encoding.
-    if (data_end - begin < min_chars || !upper || !lower || (standard && url_safe)) continue;
+    if (!upper || !lower || (standard && url_safe)) continue;
     // A length of 1 mod 4 cannot be base64; drop the odd character rather than the run.
     if ((data_end - begin) % 4 == 1) --data_end;
     if (!DecodeBase64(text.substr(begin, data_end - begin), decoded)) continue;
     if (!LooksLikeText(decoded)) continue;
-    Keep(Encoding::kBase64, begin, i, decoded, budget, out);
+    Keep(Encoding::kBase64, begin, run_end, decoded, budget, out);
   }
 }
 
@@ -535,24 +617,22 @@ void FindHexTokens(std::string_view text, size_t from, size_t to, uint32_t min_d
 void FindHex(std::string_view text, uint32_t min_digits, Budget& budget,
              std::vector<DecodedRun>& out) {
   const size_t n = text.size();
+  if (n < min_digits) return;
   std::string decoded;
+  // A run of min_digits digits, separated or not, lies in a stretch of at least min_digits
+  // bytes that are all digits or separators; `starts` marks where such a stretch can begin.
+  // text[i - 1] is never in the class, so the next mark is the start of a whole stretch.
+  std::vector<uint64_t> starts;
+  ClassBits(text, kClassHex | kClassHexSep, starts);
+  KeepRunStarts(starts, min_digits);
   auto in_class = [&](size_t k) { return (kCharClass[At(text, k)] & (kClassHex | kClassHexSep)); };
-  // A run of min_digits digits, separated or not, spans at least min_digits bytes that are
-  // all digits or separators, so probing one byte in min_digits skips most prose. text[i-1]
-  // is never in the class, which bounds the backward scan and keeps the pass linear.
   size_t i = 0;
   while (i < n && !budget.Full()) {
-    const size_t probe = i + min_digits - 1;
-    if (probe >= n) break;
-    if (!in_class(probe)) {
-      i = probe + 1;
-      continue;
-    }
-    size_t s = probe;
-    while (s > i && in_class(s - 1)) --s;
-    size_t e = probe + 1;
+    const size_t s = NextSetBit(starts, i, n);
+    if (s >= n) break;
+    size_t e = s + min_digits;
     while (e < n && in_class(e)) ++e;
-    if (e - s >= min_digits) FindHexTokens(text, s, e, min_digits, budget, decoded, out);
+    FindHexTokens(text, s, e, min_digits, budget, decoded, out);
     i = e;
   }
 }

@@ -246,6 +246,108 @@ class ConfusableTable {
   std::vector<std::pair<uint32_t, uint32_t>> supplementary_;
 };
 
+// BMP code points that are whole normalization segments by themselves and pass through it
+// unchanged: NFKC leaves them alone and nothing before or after composes with them (ICU's
+// "inert"), and they are neither white space nor hidden. Most letters of most scripts are;
+// the pass emits them directly instead of buffering a segment and asking ICU about it.
+class InertTable {
+ public:
+  static const InertTable& Get() {
+    // Never destroyed: Normalize() may run on threads that outlive static destruction.
+    static const InertTable* const table = new InertTable();
+    return *table;
+  }
+
+  bool Inert(char32_t c) const { return c < 0x10000 && ((bits_[c >> 6] >> (c & 63)) & 1) != 0; }
+
+ private:
+  InertTable() {
+    UErrorCode status = U_ZERO_ERROR;
+    const UNormalizer2* nfkc = unorm2_getNFKCInstance(&status);
+    // Without ICU data nothing is inert, and every character takes the general path.
+    if (U_FAILURE(status) || nfkc == nullptr) return;
+    for (char32_t c = 0x80; c < 0x10000; ++c) {
+      HiddenKind kind;
+      if ((c >= 0xD800 && c <= 0xDFFF) || ClassifyHidden(c, kind) ||
+          u_isUWhiteSpace(static_cast<UChar32>(c)) ||
+          !unorm2_isInert(nfkc, static_cast<UChar32>(c))) {
+        continue;
+      }
+      bits_[c >> 6] |= uint64_t{1} << (c & 63);
+    }
+  }
+
+  std::array<uint64_t, 0x10000 / 64> bits_{};
+};
+
+// ---------------------------------------------------------------------------------------------
+// White-space runs.
+
+inline bool IsWhiteSpaceByte(char c) {
+  return c == ' ' || c == '\n' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
+}
+
+// Shortens every run of more than kMaxWhiteSpaceRun white-space bytes to exactly that many:
+// the run's first bytes, one byte of the dropped middle (its first '\n', else its first '\r',
+// else its first byte) standing for all of it, and the run's last bytes. The result is a
+// subsequence of the run that keeps a line break wherever one separated the two ends, so a
+// pattern that matched the run with `[ \t]*`, `[\n\r]+` or `[^\n]*` still matches.
+void CapWhiteSpaceRuns(NormalizedText& out) {
+  constexpr size_t kMax = kMaxWhiteSpaceRun;
+  constexpr size_t kTail = kMax / 2;
+  constexpr size_t kHead = kMax - kTail - 1;
+  std::string& t = out.text;
+  const size_t n = t.size();
+  size_t write = 0;  // out[0, write) is final
+  size_t read = 0;   // bytes from here on are not yet moved
+  auto move = [&](size_t from, size_t to) {
+    if (write != from) {
+      std::memmove(&t[write], &t[from], to - from);
+      std::memmove(&out.orig_begin[write], &out.orig_begin[from], (to - from) * sizeof(uint32_t));
+      std::memmove(&out.orig_end[write], &out.orig_end[from], (to - from) * sizeof(uint32_t));
+    }
+    write += to - from;
+  };
+  // Probing the last byte of the shortest run too long that could start at i skips prose
+  // without reading most of it. Invariant: i == 0 or t[i - 1] is not white space.
+  size_t i = 0;
+  while (i + kMax < n) {
+    const size_t probe = i + kMax;
+    if (!IsWhiteSpaceByte(t[probe])) {
+      i = probe + 1;
+      continue;
+    }
+    size_t s = probe;
+    while (s > i && IsWhiteSpaceByte(t[s - 1])) --s;
+    if (s > i) {
+      i = s;
+      continue;
+    }
+    size_t e = probe + 1;
+    while (e < n && IsWhiteSpaceByte(t[e])) ++e;
+    // [s, e) is a run of more than kMax bytes; drop [s + kHead, e - kTail) but one byte.
+    const size_t mid_begin = s + kHead, mid_end = e - kTail;
+    size_t keep = mid_begin;
+    if (const void* nl = std::memchr(&t[mid_begin], '\n', mid_end - mid_begin); nl != nullptr) {
+      keep = static_cast<size_t>(static_cast<const char*>(nl) - t.data());
+    } else if (const void* cr = std::memchr(&t[mid_begin], '\r', mid_end - mid_begin)) {
+      keep = static_cast<size_t>(static_cast<const char*>(cr) - t.data());
+    }
+    move(read, mid_begin);
+    t[write] = t[keep];
+    out.orig_begin[write] = out.orig_begin[mid_begin];
+    out.orig_end[write] = out.orig_end[mid_end - 1];
+    ++write;
+    read = mid_end;
+    i = e + 1;
+  }
+  if (read == 0) return;
+  move(read, n);
+  t.resize(write);
+  out.orig_begin.resize(write);
+  out.orig_end.resize(write);
+}
+
 // ---------------------------------------------------------------------------------------------
 // The normalization pass.
 
@@ -291,7 +393,7 @@ class Pass {
  public:
   Pass(const NormalizerOptions& options, const UNormalizer2* nfkc, const ConfusableTable* table,
        NormalizedText& out)
-      : options_(options), nfkc_(nfkc), table_(table), out_(out) {}
+      : options_(options), nfkc_(nfkc), table_(table), inert_(InertTable::Get()), out_(out) {}
 
   absl::Status Run(std::string_view input) {
     max_output_ = kMaxExpansion * input.size() + kExpansionSlack;
@@ -334,6 +436,11 @@ class Pass {
       const uint32_t b = static_cast<uint32_t>(i);
       const uint32_t e = static_cast<uint32_t>(i + len);
       i += len;
+      if (inert_.Inert(c)) {
+        if (!Flush()) return Internal();
+        EmitCodePoint(c, b, e, options_.map_confusables);
+        continue;
+      }
       HiddenKind kind;
       if (ClassifyHidden(c, kind)) {
         // Removed without ending the segment, so "e", U+200B, U+0301 still composes.
@@ -468,6 +575,7 @@ class Pass {
   const NormalizerOptions& options_;
   const UNormalizer2* nfkc_;
   const ConfusableTable* table_;
+  const InertTable& inert_;
   NormalizedText& out_;
   size_t max_output_ = 0;
 
@@ -523,6 +631,7 @@ Span NormalizedText::ToOriginal(uint32_t begin, uint32_t end) const {
 Normalizer::Normalizer(NormalizerOptions options) : options_(options) {
   // Build the process-wide table now, at configuration time, not on the first request.
   if (options_.map_confusables) ConfusableTable::Get();
+  InertTable::Get();
 }
 
 absl::Status Normalizer::Normalize(std::string_view input, NormalizedText& out) const {
@@ -547,7 +656,11 @@ absl::Status Normalizer::Normalize(std::string_view input, NormalizedText& out) 
   out.orig_end.reserve(input.size());
   Pass pass(options_, nfkc, table, out);
   absl::Status status = pass.Run(input);
-  if (!status.ok()) out.Clear();
+  if (!status.ok()) {
+    out.Clear();
+    return status;
+  }
+  CapWhiteSpaceRuns(out);
   return status;
 }
 

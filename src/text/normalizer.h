@@ -10,7 +10,11 @@
 //   - NFKC (ICU), so full-width and mathematical letters become ASCII;
 //   - non-ASCII letters whose confusable skeleton (ICU spoof checker) is ASCII are replaced by
 //     that skeleton (Cyrillic/Greek look-alikes), counted in `confusables_mapped`;
-//   - Unicode white space becomes ' '.
+//   - Unicode white space becomes ' ';
+//   - a run of more than kMaxWhiteSpaceRun white-space bytes is shortened to that many: its
+//     first bytes, one byte standing for the dropped middle (a line break if the middle held
+//     one) and its last bytes. Rules can then bound `\s` repetitions, which keeps them fast
+//     (docs/rules.md), without letting padding hide words from them.
 // Case is preserved: rules that must ignore case compile with Hyperscan's caseless flag, and
 // case-sensitive rules (secrets, IBAN) still see the original case.
 //
@@ -26,6 +30,9 @@
 #include "rampart/finding.h"
 
 namespace rampart::text {
+
+// Longest run of white-space bytes in normalized text.
+inline constexpr size_t kMaxWhiteSpaceRun = 16;
 
 enum class HiddenKind : uint8_t {
   kZeroWidth,          // U+200B..U+200D, U+2060, U+FEFF, U+180E, U+00AD, U+034F ...

@@ -140,6 +140,17 @@ TEST(Normalizer, KeepsAccentedLettersAndOtherScripts) {
   EXPECT_EQ(n.confusables_mapped, 0u);
 }
 
+TEST(Normalizer, KeepsInertLettersWithTheirOwnSpans) {
+  // Devanagari and Thai letters and signs pass through NFKC unchanged, each mapped to its
+  // own bytes; a combining mark after one still joins its segment.
+  const std::string input = "\u0928\u092E\u0938\u094D\u0924\u0947 \u0E2A\u0E27\u0E31\u0E2A";
+  NormalizedText n = Normalize(input);
+  EXPECT_EQ(n.text, input);
+  EXPECT_EQ(n.ToOriginal(0, 3), (Span{0, 3}));
+  EXPECT_EQ(n.ToOriginal(3, 6), (Span{3, 6}));
+  EXPECT_EQ(Normalize("\u00E9e\u0301").text, "\u00E9\u00E9");
+}
+
 TEST(Normalizer, MapsMathematicalBoldLetters) {
   // U+1D422 U+1D420 U+1D427 U+1D428 U+1D42B U+1D41E: bold "ignore", four bytes each.
   NormalizedText n = Normalize("\U0001D422\U0001D420\U0001D427\U0001D428\U0001D42B\U0001D41E");
@@ -264,6 +275,32 @@ TEST(Normalizer, MapsUnicodeWhiteSpaceToSpace) {
   EXPECT_EQ(n.ToOriginal(1, 2), (Span{1, 3}));
   EXPECT_EQ(n.ToOriginal(3, 4), (Span{4, 7}));
   EXPECT_TRUE(n.hidden.empty());
+}
+
+TEST(Normalizer, ShortensLongWhiteSpaceRunsKeepingBothEnds) {
+  const std::string input =
+      "ignore" + std::string(40, ' ') + "all\t\t" + std::string(16, ' ') + "x";
+  NormalizedText n = Normalize(input);
+  EXPECT_EQ(n.text, "ignore" + std::string(kMaxWhiteSpaceRun, ' ') + "all\t\t" +
+                        std::string(16, ' ').substr(0, kMaxWhiteSpaceRun - 2) + "x");
+  // The whole text still maps to the whole input, and words keep their own bytes.
+  EXPECT_EQ(n.ToOriginal(0, static_cast<uint32_t>(n.text.size())),
+            (Span{0, static_cast<uint32_t>(input.size())}));
+  const auto all = static_cast<uint32_t>(n.text.find("all"));
+  EXPECT_EQ(n.ToOriginal(all, all + 3), (Span{46, 49}));
+}
+
+TEST(Normalizer, LeavesWhiteSpaceRunsOfTheMaximumLength) {
+  const std::string input = "a" + std::string(kMaxWhiteSpaceRun, ' ') + "b";
+  EXPECT_EQ(Normalize(input).text, input);
+}
+
+TEST(Normalizer, KeepsLineBreakFromTheDroppedMiddleOfARun) {
+  const std::string input = "a" + std::string(12, ' ') + "\r\n" + std::string(12, '\t') + "b";
+  NormalizedText n = Normalize(input);
+  EXPECT_EQ(n.text, "a" + std::string(7, ' ') + "\n" + std::string(8, '\t') + "b");
+  const std::string unicode = "a" + std::string(10, ' ') + "\u2028" + std::string(10, ' ') + "b";
+  EXPECT_EQ(Normalize(unicode).text, "a" + std::string(kMaxWhiteSpaceRun, ' ') + "b");
 }
 
 TEST(Normalizer, MapsTrailingVerticalTabBeforeNonAscii) {
