@@ -9,6 +9,7 @@ namespace rampart::cli {
 void RegisterScan(CLI::App& app);
 void RegisterEval(CLI::App& app);
 void RegisterScanModel(CLI::App& app);
+void RegisterTrain(CLI::App& app);
 
 int RunSelected(CLI::App& app);
 

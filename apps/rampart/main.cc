@@ -11,6 +11,7 @@ int main(int argc, char** argv) {
   rampart::cli::RegisterScan(app);
   rampart::cli::RegisterEval(app);
   rampart::cli::RegisterScanModel(app);
+  rampart::cli::RegisterTrain(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
