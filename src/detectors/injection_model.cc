@@ -132,23 +132,35 @@ void Canonicalize(std::string_view in, std::string& out) {
   if (out.back() != ' ') out.push_back(' ');
 }
 
-void ExtractNgramBuckets(std::string_view text, const InjectionFeatureParams& params,
-                         InjectionScratch& scratch, std::vector<uint32_t>& out) {
+namespace {
+
+// Calls sink(bucket) for every n-gram feature of `text` (character n-grams, then words and
+// word bigrams of its canonical form); returns how many there were.
+template <typename Sink>
+size_t ForEachNgramBucket(std::string_view text, const InjectionFeatureParams& params,
+                          InjectionScratch& scratch, Sink&& sink) {
   Canonicalize(text, scratch.canonical);
   const std::string& s = scratch.canonical;
   const size_t n = s.size();
   const uint32_t bits = params.hash_bits;
   const uint32_t lo = params.char_ngram_min, hi = params.char_ngram_max;
   const uint64_t seed = params.hash_seed;
-  // Character n-grams.
+  size_t count = 0;
+  // Character n-grams: the n bytes at each position, read as one little-endian word (n <= 8),
+  // tagged with n and hashed once.
+  scratch.canonical.append(8, '\0');
+  const char* data = scratch.canonical.data();
   for (size_t i = 0; i + lo <= n; ++i) {
-    uint64_t h = seed;
+    uint64_t v;
+    std::memcpy(&v, data + i, 8);
     const size_t top = std::min<size_t>(hi, n - i);
-    for (size_t k = 0; k < top; ++k) {
-      h = (h ^ static_cast<unsigned char>(s[i + k])) * kFnvPrime;
-      if (k + 1 >= lo) out.push_back(Bucket(h, bits));
+    for (size_t len = lo; len <= top; ++len) {
+      uint64_t mask = len >= 8 ? ~uint64_t{0} : (uint64_t{1} << (8 * len)) - 1;
+      sink(Bucket((v & mask) ^ (seed + len * kFnvPrime), bits));
+      ++count;
     }
   }
+  scratch.canonical.resize(n);
   // Words: runs of ASCII letters/digits and non-ASCII bytes.
   uint64_t prev = 0;
   bool have_prev = false;
@@ -167,12 +179,23 @@ void ExtractNgramBuckets(std::string_view text, const InjectionFeatureParams& pa
       h = (h ^ d) * kFnvPrime;
       ++i;
     }
-    out.push_back(Bucket(h, bits));
-    if (params.word_bigrams && have_prev)
-      out.push_back(Bucket(prev * 0x2545F4914F6CDD1Dull + h, bits));
+    sink(Bucket(h, bits));
+    ++count;
+    if (params.word_bigrams && have_prev) {
+      sink(Bucket(prev * 0x2545F4914F6CDD1Dull + h, bits));
+      ++count;
+    }
     prev = h;
     have_prev = true;
   }
+  return count;
+}
+
+}  // namespace
+
+void ExtractNgramBuckets(std::string_view text, const InjectionFeatureParams& params,
+                         InjectionScratch& scratch, std::vector<uint32_t>& out) {
+  ForEachNgramBucket(text, params, scratch, [&](uint32_t b) { out.push_back(b); });
 }
 
 uint32_t ExtraFeature(std::string_view name, const InjectionFeatureParams& params) {
@@ -228,7 +251,15 @@ InjectionModel::InjectionModel(InjectionFeatureParams params, std::vector<float>
       jailbreak_w_(std::move(jailbreak_weights)),
       jailbreak_b_(jailbreak_bias),
       platt_a_(platt_a),
-      platt_b_(platt_b) {}
+      platt_b_(platt_b) {
+  float max_abs = 0.0f;
+  for (float w : attack_w_) max_abs = std::max(max_abs, std::abs(w));
+  attack_scale_ = max_abs > 0.0f ? max_abs / 32767.0f : 1.0f;
+  attack_q_.resize(attack_w_.size());
+  for (size_t k = 0; k < attack_w_.size(); ++k) {
+    attack_q_[k] = static_cast<int16_t>(std::lround(attack_w_[k] / attack_scale_));
+  }
+}
 
 void InjectionModel::set_thresholds(float strict, float balanced, float permissive) {
   thresholds_[0] = strict;
@@ -237,7 +268,21 @@ void InjectionModel::set_thresholds(float strict, float balanced, float permissi
 }
 
 size_t InjectionModel::MemoryBytes() const {
-  return sizeof(*this) + (attack_w_.size() + jailbreak_w_.size()) * sizeof(float);
+  return sizeof(*this) + (attack_w_.size() + jailbreak_w_.size()) * sizeof(float) +
+         attack_q_.size() * sizeof(int16_t);
+}
+
+float InjectionModel::QuantizedDot(const std::vector<uint32_t>& buckets, size_t ngrams) const {
+  int64_t sum = 0;
+  const int16_t* q = attack_q_.data();
+  for (size_t k = 0; k < ngrams; ++k) sum += q[buckets[k]];
+  int64_t extra = 0;
+  for (size_t k = ngrams; k < buckets.size(); ++k) extra += q[buckets[k]];
+  float out = attack_b_ + static_cast<float>(extra) * attack_scale_;
+  if (ngrams > 0) {
+    out += static_cast<float>(sum) * attack_scale_ / std::sqrt(static_cast<float>(ngrams));
+  }
+  return out;
 }
 
 float InjectionModel::Dot(const std::vector<float>& w, const std::vector<uint32_t>& buckets,
@@ -255,7 +300,7 @@ float InjectionModel::Margin(std::string_view text, const std::vector<uint32_t>&
   ExtractNgramBuckets(text, params_, scratch, scratch.buckets);
   size_t ngrams = scratch.buckets.size();
   scratch.buckets.insert(scratch.buckets.end(), extras.begin(), extras.end());
-  return Dot(attack_w_, scratch.buckets, ngrams, attack_b_);
+  return QuantizedDot(scratch.buckets, ngrams);
 }
 
 float InjectionModel::Calibrate(float margin) const {
@@ -264,29 +309,43 @@ float InjectionModel::Calibrate(float margin) const {
 
 InjectionScore InjectionModel::Score(std::string_view text, const std::vector<uint32_t>& extras,
                                      InjectionScratch& scratch) const {
+  // The attack head is summed while the features are generated (no bucket list); the
+  // jailbreak head needs the list, and only for a text that may be reported.
+  const int16_t* q = attack_q_.data();
+  int64_t extra_sum = 0;
+  for (uint32_t b : extras) extra_sum += q[b];
   InjectionScore best;
   float best_margin = -1e30f;
-  size_t best_ngrams = 0;
-  std::vector<uint32_t>& best_buckets = scratch.best;
-  best_buckets.clear();
-  for (const auto& [b, e] : Windows(text, params_)) {
-    scratch.buckets.clear();
-    ExtractNgramBuckets(text.substr(b, e - b), params_, scratch, scratch.buckets);
-    size_t ngrams = scratch.buckets.size();
-    scratch.buckets.insert(scratch.buckets.end(), extras.begin(), extras.end());
-    float m = Dot(attack_w_, scratch.buckets, ngrams, attack_b_);
+  // Most prompts fit one window; only longer texts pay for the window list.
+  std::vector<std::pair<uint32_t, uint32_t>> windows;
+  const std::pair<uint32_t, uint32_t> one[1] = {{0, static_cast<uint32_t>(text.size())}};
+  if (text.size() > params_.window_bytes) windows = Windows(text, params_);
+  const auto* wb = windows.empty() ? one : windows.data();
+  const size_t wn = windows.empty() ? 1 : windows.size();
+  for (size_t w = 0; w < wn; ++w) {
+    const uint32_t b = wb[w].first, e = wb[w].second;
+    int64_t sum = 0;
+    size_t ngrams = ForEachNgramBucket(text.substr(b, e - b), params_, scratch,
+                                       [&](uint32_t k) { sum += q[k]; });
+    float m = attack_b_ + static_cast<float>(extra_sum) * attack_scale_;
+    if (ngrams > 0) {
+      m += static_cast<float>(sum) * attack_scale_ / std::sqrt(static_cast<float>(ngrams));
+    }
     if (m > best_margin) {
       best_margin = m;
       best.begin = b;
       best.end = e;
-      best_ngrams = ngrams;
-      best_buckets.swap(scratch.buckets);
     }
   }
   best.score = Calibrate(best_margin);
   // The category only matters for texts that may be reported.
   if (best.score >= kCategoryMinScore) {
-    best.jailbreak = Sigmoid(Dot(jailbreak_w_, best_buckets, best_ngrams, jailbreak_b_));
+    auto& buckets = scratch.buckets;
+    buckets.clear();
+    ExtractNgramBuckets(text.substr(best.begin, best.end - best.begin), params_, scratch, buckets);
+    size_t ngrams = buckets.size();
+    buckets.insert(buckets.end(), extras.begin(), extras.end());
+    best.jailbreak = Sigmoid(Dot(jailbreak_w_, buckets, ngrams, jailbreak_b_));
   }
   return best;
 }

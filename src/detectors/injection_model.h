@@ -49,8 +49,8 @@ std::string_view OperatingPointName(OperatingPoint p);
 std::optional<OperatingPoint> ParseOperatingPoint(std::string_view name);
 
 struct InjectionFeatureParams {
-  // Buckets = 1 << hash_bits. Default: 18 (1 MiB of weights per head).
-  uint32_t hash_bits = 18;
+  // Buckets = 1 << hash_bits. Default: 17 (a 256 KiB int16 table for the attack head).
+  uint32_t hash_bits = 17;
   // Character n-gram lengths, in bytes of the canonical text. Default: 3..5.
   uint32_t char_ngram_min = 3;
   uint32_t char_ngram_max = 5;
@@ -66,7 +66,6 @@ struct InjectionFeatureParams {
 struct InjectionScratch {
   std::string canonical;
   std::vector<uint32_t> buckets;
-  std::vector<uint32_t> best;
 };
 
 // Hashed feature ids of a text; `extras` are bucket ids from ExtraFeature(). Appends the
@@ -131,16 +130,21 @@ class InjectionModel {
   const InjectionFeatureParams& params() const { return params_; }
   float platt_a() const { return platt_a_; }
   float platt_b() const { return platt_b_; }
-  // Bytes held by the loaded model (weights of both heads).
+  // Bytes held by the loaded model (float weights of both heads, int16 attack head).
   size_t MemoryBytes() const;
 
  private:
   float Dot(const std::vector<float>& w, const std::vector<uint32_t>& buckets, size_t ngrams,
             float bias) const;
+  // The attack head as used at inference: weights quantized to int16 (scale attack_scale_),
+  // a quarter of the float table, so that it stays in the L2 cache.
+  float QuantizedDot(const std::vector<uint32_t>& buckets, size_t ngrams) const;
 
   InjectionFeatureParams params_;
   std::vector<float> attack_w_;
   float attack_b_;
+  std::vector<int16_t> attack_q_;
+  float attack_scale_ = 0.0f;
   std::vector<float> jailbreak_w_;
   float jailbreak_b_;
   float platt_a_;
