@@ -19,7 +19,7 @@ import json, sys
 for line in open(sys.argv[1], encoding="utf-8"):
     r = json.loads(line)
     t = " ".join(r["text"].lower().split())
-    print(f"__label__{r[\"label\"]} {t}")' "$1"
+    print("__label__%d %s" % (r["label"], t))' "$1"
 }
 to_fasttext "$data/train.jsonl" > "$work/train.txt"
 to_fasttext "$data/dev.jsonl" > "$work/dev.txt"
