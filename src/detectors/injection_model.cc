@@ -99,15 +99,18 @@ std::optional<OperatingPoint> ParseOperatingPoint(std::string_view name) {
 }
 
 void Canonicalize(std::string_view in, std::string& out) {
-  out.clear();
-  out.reserve(in.size() + 2);
-  out.push_back(' ');
+  // Written through a pointer into a buffer sized for the worst case (every byte kept, plus
+  // the two boundary spaces); trimmed at the end.
+  out.resize(in.size() + 2);
+  char* w = out.data();
+  char* const start = w;
+  *w++ = ' ';
   size_t i = 0;
   const size_t n = in.size();
   while (i < n) {
     unsigned char c = static_cast<unsigned char>(in[i]);
     if (IsSpace(c)) {
-      if (out.back() != ' ') out.push_back(' ');
+      if (w[-1] != ' ') *w++ = ' ';
       ++i;
       continue;
     }
@@ -118,18 +121,22 @@ void Canonicalize(std::string_view in, std::string& out) {
         has_alpha |= IsAsciiAlpha(static_cast<unsigned char>(in[j]));
         ++j;
       }
-      for (size_t k = i; k < j; ++k) {
-        unsigned char t = static_cast<unsigned char>(in[k]);
-        out.push_back(has_alpha ? Unleet(t)
-                                : static_cast<char>(t >= 'A' && t <= 'Z' ? t | 0x20 : t));
+      if (has_alpha) {
+        for (size_t k = i; k < j; ++k) *w++ = Unleet(static_cast<unsigned char>(in[k]));
+      } else {
+        for (size_t k = i; k < j; ++k) {
+          unsigned char t = static_cast<unsigned char>(in[k]);
+          *w++ = static_cast<char>(t >= 'A' && t <= 'Z' ? t | 0x20 : t);
+        }
       }
       i = j;
       continue;
     }
-    out.push_back(static_cast<char>(c));
+    *w++ = static_cast<char>(c);
     ++i;
   }
-  if (out.back() != ' ') out.push_back(' ');
+  if (w[-1] != ' ') *w++ = ' ';
+  out.resize(static_cast<size_t>(w - start));
 }
 
 namespace {
