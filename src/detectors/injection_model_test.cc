@@ -205,6 +205,15 @@ TEST(InjectionTrainer, SameSeedSameModelOtherSeedOtherModel) {
   EXPECT_NE((*a)->Serialize(), (*c)->Serialize());
 }
 
+TEST(InjectionTrainer, RefusesParametersTheLoaderWouldReject) {
+  auto o = SmallOptions();
+  o.features.char_ngram_max = 9;
+  EXPECT_FALSE(TrainInjectionModel(ToyExamples(), o).ok());
+  o = SmallOptions();
+  o.features.stride_bytes = o.features.window_bytes + 1;
+  EXPECT_FALSE(TrainInjectionModel(ToyExamples(), o).ok());
+}
+
 TEST(InjectionTrainer, RefusesDataWithOneClass) {
   auto ex = ToyExamples();
   for (auto& e : ex) e.attack = false;

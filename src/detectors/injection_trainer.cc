@@ -150,6 +150,13 @@ absl::StatusOr<std::unique_ptr<InjectionModel>> TrainInjectionModel(
   if (p.hash_bits < 8 || p.hash_bits > InjectionModel::kMaxHashBits) {
     return absl::InvalidArgumentError("hash_bits out of range");
   }
+  // The same bounds InjectionModel::Parse enforces, so that every trained model loads.
+  if (p.char_ngram_min < 1 || p.char_ngram_max < p.char_ngram_min || p.char_ngram_max > 8) {
+    return absl::InvalidArgumentError("character n-gram lengths must satisfy 1 <= min <= max <= 8");
+  }
+  if (p.window_bytes < 64 || p.stride_bytes == 0 || p.stride_bytes > p.window_bytes) {
+    return absl::InvalidArgumentError("window must be >= 64 bytes and 0 < stride <= window");
+  }
   size_t attacks = 0, jailbreaks = 0;
   for (const auto& ex : examples) {
     attacks += ex.attack;
