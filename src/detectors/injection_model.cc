@@ -59,6 +59,9 @@ inline char Unleet(unsigned char c) {
 }
 
 constexpr float kCategoryMinScore = 0.01f;
+// Largest absolute weight, bias or calibration parameter a model file may hold; trained
+// models stay far below it.
+constexpr float kMaxParameter = 1e4f;
 
 inline float Sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
 
@@ -435,8 +438,11 @@ absl::StatusOr<std::shared_ptr<const InjectionModel>> InjectionModel::Parse(
   float pb = Get<float>(bytes, pos);
   float th[3];
   for (float& t : th) t = Get<float>(bytes, pos);
+  // Bounded parameters keep every margin finite, so a score is always a number in [0,1].
   for (float v : {ab, jb, pa, pb}) {
-    if (!std::isfinite(v)) return absl::InvalidArgumentError("model parameter is not finite");
+    if (!(std::abs(v) <= kMaxParameter)) {
+      return absl::InvalidArgumentError("model parameter is not finite or out of range");
+    }
   }
   for (float t : th) {
     if (!(t >= 0.0f && t <= 1.0f)) {
@@ -449,7 +455,9 @@ absl::StatusOr<std::shared_ptr<const InjectionModel>> InjectionModel::Parse(
   std::memcpy(jw.data(), bytes.data() + pos, buckets * sizeof(float));
   for (const auto* w : {&aw, &jw}) {
     for (float v : *w) {
-      if (!std::isfinite(v)) return absl::InvalidArgumentError("model weight is not finite");
+      if (!(std::abs(v) <= kMaxParameter)) {
+        return absl::InvalidArgumentError("model weight is not finite or out of range");
+      }
     }
   }
   auto m = std::make_shared<InjectionModel>(p, std::move(aw), ab, std::move(jw), jb, pa, pb);

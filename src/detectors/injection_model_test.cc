@@ -162,6 +162,11 @@ TEST(InjectionModel, ParseRejectsWrongVersionAndBadParameters) {
   const float kNan = std::numeric_limits<float>::quiet_NaN();
   std::memcpy(&nan[nan.size() - 32 - 4], &kNan, 4);  // last jailbreak weight
   EXPECT_FALSE(InjectionModel::Parse(Reseal(nan)).ok());
+  // Finite but huge weights would overflow the margin (found by injection_model_fuzz).
+  std::string huge = bytes;
+  const float kHuge = 3e38f;
+  std::memcpy(&huge[huge.size() - 32 - 4], &kHuge, 4);
+  EXPECT_FALSE(InjectionModel::Parse(Reseal(huge)).ok());
 }
 
 class ModelFiles : public ::testing::Test {
