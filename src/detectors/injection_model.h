@@ -21,6 +21,10 @@
 //   | f32 thresholds[3] (strict, balanced, permissive)
 //   | f32 attack_weights[1 << hash_bits] | f32 jailbreak_weights[1 << hash_bits]
 //   | SHA-256 of every preceding byte.
+// Weights, biases and calibration are bounded (|x| <= 1e4) so every score is a number in
+// [0,1]. The feature hashing (character n-gram = the n bytes as one masked little-endian
+// word; words = FNV-1a) is part of the format: changing it needs a new version. At load the
+// attack head is also quantized to int16 for inference.
 // The manifest beside the model (JSON) names the model's SHA-256; Load() refuses a model
 // whose hash differs from it. See docs/detectors.md.
 //
