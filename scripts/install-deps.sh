@@ -15,6 +15,8 @@ packages=(
   zlib1g-dev libarchive-dev libvalijson-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
+  # model-family comparison (bench/compare_fasttext.sh): the fastText CLI
+  fasttext
 )
 
 missing=()

@@ -14,6 +14,7 @@ void RegisterManifest(CLI::App& app);
 void RegisterKeygen(CLI::App& app);
 void RegisterSign(CLI::App& app);
 void RegisterVerify(CLI::App& app);
+void RegisterTrain(CLI::App& app);
 
 int RunSelected(CLI::App& app);
 

@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   rampart::cli::RegisterKeygen(app);
   rampart::cli::RegisterSign(app);
   rampart::cli::RegisterVerify(app);
+  rampart::cli::RegisterTrain(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -24,6 +24,7 @@
 #include "common/strings.h"
 #include "detectors/scanner.h"
 #include "json_output.h"
+#include "model_common.h"
 #include "text/normalizer.h"
 
 namespace rampart::cli {
@@ -42,6 +43,9 @@ struct ScanFlags {
   bool progress = false;
   bool quiet = false;
   size_t window_bytes = 1 << 20;
+  std::string model;
+  bool no_model = false;
+  std::string operating_point = "balanced";
 };
 
 constexpr size_t kMaxStdinBytes = 64u << 20;
@@ -310,7 +314,20 @@ int RunScan(const ScanFlags& flags) {
     std::fprintf(stderr, "rampart scan: give one of TEXT, --file or --jsonl\n");
     return kExitError;
   }
-  auto scanner = detectors::Scanner::FromFiles(ResolveRulesDir(flags.rules), flags.policy);
+  detectors::ScannerOptions opts;
+  auto op = detectors::ParseOperatingPoint(flags.operating_point);
+  if (!op) {
+    std::fprintf(stderr,
+                 "rampart scan: --operating-point must be strict, balanced or permissive\n");
+    return kExitError;
+  }
+  opts.operating_point = *op;
+  if (!flags.no_model) {
+    auto model = LoadInjectionModel(flags.model);
+    if (!model.ok()) return ReportError("scan", model.status());
+    opts.model = *model;
+  }
+  auto scanner = detectors::Scanner::FromFiles(ResolveRulesDir(flags.rules), flags.policy, opts);
   if (!scanner.ok()) return ReportError("scan", scanner.status());
   Action fail_on = (*scanner)->policy().fail_on;
   if (!flags.fail_on.empty()) {
@@ -347,6 +364,12 @@ void RegisterScan(CLI::App& app) {
                   "default: the policy's fail_on)");
   sub->add_flag("--progress", flags->progress, "Show progress on stderr (JSONL)");
   sub->add_flag("--quiet,-q", flags->quiet, "No progress or summary on stderr");
+  sub->add_option("--model", flags->model,
+                  "Injection model file (default: the shipped models/injection.model)");
+  sub->add_flag("--no-model", flags->no_model, "Run the rules without the learned detector");
+  sub->add_option("--operating-point", flags->operating_point,
+                  "Model threshold that blocks: strict, balanced or permissive")
+      ->capture_default_str();
   AddCommand(sub, [flags] { return RunScan(*flags); });
 }
 

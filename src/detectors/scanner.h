@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "detectors/injection_model.h"
 #include "detectors/policy.h"
 #include "detectors/rule_engine.h"
 #include "detectors/rule_pack.h"
@@ -29,6 +30,12 @@ struct ScannerOptions {
   // decoding off. Default: 3.
   uint32_t max_decode_depth = 3;
   RuleEngineOptions rules;
+  // The learned injection detector (`injection.model`); null runs the rules alone. The top
+  // text, every decoded layer and a tag-character payload are scored. Default: null.
+  std::shared_ptr<const InjectionModel> model;
+  // The model reports a finding (severity high: the default policy blocks it) when its score
+  // is at or above this operating point's threshold. Default: balanced.
+  OperatingPoint operating_point = OperatingPoint::kBalanced;
 };
 
 class Scanner {
@@ -60,6 +67,11 @@ class Scanner {
 
  private:
   Scanner(std::unique_ptr<RuleEngine> engine, Policy policy, ScannerOptions options);
+  // Scores one normalized layer with the model and appends a finding when it is at or above
+  // the operating point; out[rules_begin, rules_end) are the layer's own rule findings, and
+  // for the top text the decoded-layer findings after rules_end are features too.
+  void ScoreLayer(const text::TextView& view, size_t rules_begin, size_t rules_end, Context& ctx,
+                  std::vector<Finding>& out) const;
   void ScanDecoded(const text::NormalizedText& parent, Span parent_fixed, bool parent_decoded,
                    const std::string& parent_chain, uint32_t depth, Context& ctx,
                    std::string_view field, std::vector<Finding>& out) const;
@@ -74,6 +86,10 @@ class Scanner::Context {
  public:
   ~Context();
 
+  // The highest calibrated model score over every layer and window of the last text given
+  // to CollectFindings/Scan on this context (0 without a model): what `rampart eval` ranks.
+  float model_score() const { return model_score_; }
+
  private:
   friend class Scanner;
   Context() = default;
@@ -82,6 +98,10 @@ class Scanner::Context {
   std::vector<text::NormalizedText> layers;         // one buffer per decode depth
   std::vector<std::vector<text::DecodedRun>> runs;  // one list per decode depth
   uint32_t decoded_bytes = 0;
+  std::string folded;  // leetspeak folded back to letters
+  InjectionScratch model_scratch;
+  std::vector<uint32_t> model_extras;
+  float model_score_ = 0.0f;
 };
 
 }  // namespace rampart::detectors
