@@ -9,6 +9,8 @@ namespace rampart::cli {
 void RegisterScan(CLI::App& app);
 void RegisterEval(CLI::App& app);
 void RegisterScanModel(CLI::App& app);
+void RegisterServe(CLI::App& app);
+void RegisterMockUpstream(CLI::App& app);
 
 int RunSelected(CLI::App& app);
 

@@ -11,6 +11,8 @@ int main(int argc, char** argv) {
   rampart::cli::RegisterScan(app);
   rampart::cli::RegisterEval(app);
   rampart::cli::RegisterScanModel(app);
+  rampart::cli::RegisterServe(app);
+  rampart::cli::RegisterMockUpstream(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
