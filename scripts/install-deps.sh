@@ -12,6 +12,7 @@ packages=(
   libhyperscan-dev libicu-dev libssl-dev libsqlite3-dev
   libboost1.81-dev libboost-json1.81-dev
   libyaml-cpp-dev libabsl-dev libcli11-dev libfmt-dev libspdlog-dev
+  libvalijson-dev
   zlib1g-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
