@@ -545,6 +545,37 @@ TEST(GatewayLifecycleTest, SigtermDrainsAndExitsZero) {
   std::filesystem::remove_all(dir);
 }
 
+TEST(GatewayLifecycleTest, SighupReloadsTheConfig) {
+  setenv("RAMPART_TEST_ADMIN_TOKEN", kAdminToken, 1);
+  setenv("RAMPART_TEST_UPSTREAM_KEY", kUpstreamKey, 1);
+  auto dir =
+      std::filesystem::temp_directory_path() / ("rampart-gw-hup-" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  std::string cfg = (dir / "g.yaml").string();
+  std::ofstream(cfg) << ConfigYaml(1);
+  Process gw;
+  ASSERT_TRUE(gw.Start({RAMPART_BINARY, "serve", "--config", cfg, "--rules", RAMPART_RULES_DIR},
+                       (dir / "log").string()));
+  ASSERT_GT(Process::PortFrom(gw.ReadLine()), 0);
+  int admin = Process::PortFrom(gw.ReadLine());
+  std::map<std::string, std::string> auth = {
+      {"Authorization", std::string("Bearer ") + kAdminToken}};
+  auto generation = [&] {
+    auto r = Http(admin, "GET", "/admin/config", "", auth);
+    return r.status == 200 ? std::string(json::parse(r.body).at("generation").as_string()) : "";
+  };
+  EXPECT_EQ(generation(), "1");
+  gw.Signal(SIGHUP);
+  std::string g;
+  for (int i = 0; i < 200 && (g = generation()) != "2"; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(g, "2");
+  gw.Signal(SIGTERM);
+  EXPECT_EQ(gw.Wait(10000), 0);
+  std::filesystem::remove_all(dir);
+}
+
 TEST(GatewayLifecycleTest, InvalidConfigExitsTwoWithFieldPath) {
   auto dir =
       std::filesystem::temp_directory_path() / ("rampart-gw-bad-" + std::to_string(getpid()));
