@@ -29,6 +29,8 @@ struct InProcessStore::Impl {
   std::array<Shard, kShards> shards;
 };
 
+InProcessStore::InProcessStore() : InProcessStore(nullptr) {}
+
 InProcessStore::InProcessStore(std::function<Clock::time_point()> now) : impl_(new Impl) {
   impl_->now = now ? std::move(now) : [] { return Clock::now(); };
 }

@@ -36,8 +36,9 @@ class Store {
 class InProcessStore : public Store {
  public:
   using Clock = std::chrono::steady_clock;
-  // `now` lets tests drive time; default: the steady clock.
-  explicit InProcessStore(std::function<Clock::time_point()> now = nullptr);
+  InProcessStore();
+  // `now` lets tests drive time.
+  explicit InProcessStore(std::function<Clock::time_point()> now);
   ~InProcessStore() override;
   absl::StatusOr<TakeResult> Take(std::string_view key, double capacity, double refill_per_s,
                                   double cost) override;

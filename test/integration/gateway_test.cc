@@ -523,6 +523,27 @@ TEST_F(GatewayTest, ReloadUnderTrafficAndBadConfigKeepsServing) {
   ExpectStillServing();
 }
 
+// The official `openai` npm package as a real client (test/clients/openai-node). Skipped,
+// visibly, when node or the package is not installed:
+//   npm install --prefix test/clients/openai-node
+TEST_F(GatewayTest, OfficialOpenAiNodeClient) {
+  std::string dir = std::string(RAMPART_SOURCE_DIR) + "/test/clients/openai-node";
+  if (!std::filesystem::exists(dir + "/node_modules/openai/package.json")) {
+    GTEST_SKIP() << "openai npm package not installed (npm install --prefix " << dir << ")";
+  }
+  if (std::system("node --version > /dev/null 2>&1") != 0) GTEST_SKIP() << "node not found";
+  std::string cmd = "node " + dir + "/client.mjs http://127.0.0.1:" + std::to_string(port_) +
+                    "/v1 key-alice 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  ASSERT_NE(p, nullptr);
+  std::string out;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  int status = pclose(p);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << out;
+}
+
 TEST(GatewayLifecycleTest, SigtermDrainsAndExitsZero) {
   setenv("RAMPART_TEST_ADMIN_TOKEN", kAdminToken, 1);
   setenv("RAMPART_TEST_UPSTREAM_KEY", kUpstreamKey, 1);
