@@ -11,6 +11,7 @@ void RegisterEval(CLI::App& app);
 void RegisterScanModel(CLI::App& app);
 void RegisterServe(CLI::App& app);
 void RegisterMockUpstream(CLI::App& app);
+void RegisterDemo(CLI::App& app);
 
 int RunSelected(CLI::App& app);
 

@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
   rampart::cli::RegisterScanModel(app);
   rampart::cli::RegisterServe(app);
   rampart::cli::RegisterMockUpstream(app);
+  rampart::cli::RegisterDemo(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

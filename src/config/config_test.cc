@@ -2,8 +2,11 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <boost/json.hpp>
+#include <filesystem>
+#include <fstream>
 
 #include "config/field_reader.h"
 
@@ -128,6 +131,27 @@ TEST(ConfigTest, RedactedJsonHidesSecrets) {
   std::string s = boost::json::serialize(RedactedJson(**c));
   EXPECT_EQ(s.find("sk-secret-value"), std::string::npos);
   EXPECT_NE(s.find("<redacted>"), std::string::npos);
+}
+
+TEST(ConfigTest, KeyFileAddsHashesRelativeToTheConfig) {
+  auto dir = std::filesystem::temp_directory_path() / ("rampart-cfg-" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  std::string hash(64, 'a');
+  std::ofstream(dir / "keys.txt") << "# principal sha256\nalice " << hash << "\n";
+  std::ofstream(dir / "g.yaml") << "upstreams: [{name: u, url: 'http://h:1'}]\n"
+                                   "principals: [{name: alice}]\n"
+                                   "key_file: keys.txt\n"
+                                   "routes: [{name: a, path: /v1, upstream: u}]\n";
+  auto c = LoadConfigFile((dir / "g.yaml").string());
+  ASSERT_TRUE(c.ok()) << c.status();
+  ASSERT_EQ((*c)->principals[0].key_sha256.size(), 1u);
+  EXPECT_EQ((*c)->principals[0].key_sha256[0], hash);
+
+  std::ofstream(dir / "keys.txt") << "mallory " << hash << "\n";
+  c = LoadConfigFile((dir / "g.yaml").string());
+  ASSERT_FALSE(c.ok());
+  EXPECT_THAT(std::string(c.status().message()), HasSubstr("key_file: line 1: unknown principal"));
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

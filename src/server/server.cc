@@ -392,8 +392,9 @@ asio::awaitable<bool> Server::Impl::HandleExchange(beast::tcp_stream& stream,
     rec.status = static_cast<int>(res.result_int());
     rec.response_bytes = res.body().size();
     if (!res.body().empty()) rec.response_sha256 = ToHex(Sha256(res.body()));
-    bool ok = co_await Write(stream, res, limits.body_timeout_ms);
-    co_return ok&& res.keep_alive();
+    bool written = co_await Write(stream, res, limits.body_timeout_ms);
+    bool keep = written && res.keep_alive();
+    co_return keep;
   };
   auto close_record = [&] {
     rec.duration_ms = static_cast<uint64_t>(
@@ -474,10 +475,11 @@ asio::awaitable<bool> Server::Impl::HandleExchange(beast::tcp_stream& stream,
   const config::UpstreamConfig& up = *route->upstream;
   http::request<http::string_body> ureq{req.method(), req.target(), 11};
   for (const auto& f : req) {
-    if (!IsHopByHop(f.name_string())) ureq.set(f.name_string(), f.value());
+    if (!IsHopByHop(f.name_string())) ureq.insert(f.name_string(), f.value());
   }
   ureq.set(http::field::host, StrCat(up.endpoint.host, ":", up.endpoint.port));
   ureq.set("x-request-id", rec.request_id);
+  ureq.set("x-forwarded-for", client_ip);
   if (!up.api_key.empty()) ureq.set(http::field::authorization, StrCat("Bearer ", up.api_key));
   if (ex.request.is_object()) {
     ureq.body() = json::serialize(ex.request);

@@ -289,6 +289,11 @@ TEST_F(GatewayTest, ScopesLimitModelsAndRoutes) {
   EXPECT_EQ(ErrorCode(r), "auth.model_forbidden");
   r = Http(port_, "POST", "/v1/chat/completions", Chat("hi", false, "mock-small"), Key("key-bob"));
   EXPECT_EQ(r.status, 200);
+  // A model scope does not stop body-less calls such as listing models...
+  EXPECT_EQ(Http(port_, "GET", "/v1/models", "", Key("key-bob")).status, 200);
+  // ...but a request body without a model is refused.
+  r = Http(port_, "POST", "/v1/chat/completions", R"({"messages":[]})", Key("key-bob"));
+  EXPECT_EQ(ErrorCode(r), "auth.model_forbidden");
   r = Http(port_, "POST", "/v1/chat/completions", Chat("hi"), Key("key-carol"));
   EXPECT_EQ(r.status, 403);
   EXPECT_EQ(ErrorCode(r), "auth.route_forbidden");
@@ -483,7 +488,14 @@ TEST_F(GatewayTest, AdminApi) {
   std::map<std::string, std::string> admin = {
       {"Authorization", std::string("Bearer ") + kAdminToken}};
   Http(port_, "POST", "/v1/chat/completions", Chat("count me"), Key("key-alice"));
-  r = Http(admin_port_, "GET", "/metrics", "", admin);
+  // Counters are updated right after the response is written; allow for that instant.
+  for (int i = 0; i < 100; ++i) {
+    r = Http(admin_port_, "GET", "/metrics", "", admin);
+    if (r.body.find("rampart_requests_total{route=\"chat\",status=\"200\"}") != std::string::npos) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
   EXPECT_EQ(r.status, 200);
   EXPECT_NE(r.body.find("rampart_requests_total{route=\"chat\",status=\"200\"}"),
             std::string::npos);

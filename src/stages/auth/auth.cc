@@ -39,7 +39,10 @@ class Auth : public pipeline::Stage {
       return pipeline::Decision::Block(403, "auth.route_forbidden",
                                        "this API key may not use this route");
     }
-    if (!p.models.empty() &&
+    // A model scope applies to every request with a body (one without "model" is refused);
+    // body-less calls such as GET /v1/models carry no model.
+    bool names_model = !ex.model.empty() || !ex.request.is_null();
+    if (!p.models.empty() && names_model &&
         std::find(p.models.begin(), p.models.end(), ex.model) == p.models.end()) {
       return pipeline::Decision::Block(403, "auth.model_forbidden",
                                        "this API key may not use this model");
