@@ -9,6 +9,8 @@ find_package(yaml-cpp REQUIRED)
 find_package(absl REQUIRED)
 find_package(fmt REQUIRED)
 find_package(Boost 1.81.0 CONFIG REQUIRED COMPONENTS json)
+# Asio and Beast are header-only parts of Boost; valijson (JSON Schema) is header-only too.
+find_path(VALIJSON_INCLUDE_DIR valijson/validator.hpp REQUIRED)
 find_package(CLI11 QUIET CONFIG)
 if(NOT CLI11_FOUND)
   # Debian's libcli11-dev ships the header without a CMake package in some releases.

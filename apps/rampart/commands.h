@@ -15,6 +15,9 @@ void RegisterKeygen(CLI::App& app);
 void RegisterSign(CLI::App& app);
 void RegisterVerify(CLI::App& app);
 void RegisterTrain(CLI::App& app);
+void RegisterServe(CLI::App& app);
+void RegisterMockUpstream(CLI::App& app);
+void RegisterDemo(CLI::App& app);
 
 int RunSelected(CLI::App& app);
 

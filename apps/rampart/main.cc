@@ -17,6 +17,9 @@ int main(int argc, char** argv) {
   rampart::cli::RegisterSign(app);
   rampart::cli::RegisterVerify(app);
   rampart::cli::RegisterTrain(app);
+  rampart::cli::RegisterServe(app);
+  rampart::cli::RegisterMockUpstream(app);
+  rampart::cli::RegisterDemo(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

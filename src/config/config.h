@@ -1,0 +1,117 @@
+// Gateway configuration: the YAML file of `rampart serve`, as typed, validated, immutable
+// structs (docs/config.md documents every field and its default).
+//
+// ParseConfig() checks everything that can be checked without building stages: types, ranges,
+// unknown keys, references between sections (a route's upstream exists, names are unique).
+// Each stage's `config:` block stays a JSON value here; the stage's factory validates it with
+// a FieldReader and the path in StageConfig::path. A Config is immutable once parsed and
+// shared (std::shared_ptr<const Config>) by the generation built from it.
+//
+// Secrets: API keys are stored as SHA-256 hashes; the upstream API key and the admin token
+// are read from environment variables named in the file, never from the file itself.
+#pragma once
+
+#include <boost/json/value.hpp>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace rampart::config {
+
+struct Endpoint {
+  std::string host = "127.0.0.1";
+  uint16_t port = 0;
+};
+
+// Bounds on what a client may send. Every field has a default that is safe on the internet.
+struct Limits {
+  uint64_t max_header_bytes = 16 * 1024;    // Default: 16 KiB (request line + headers)
+  uint64_t max_headers = 100;               // Default: 100
+  uint64_t max_body_bytes = 1024 * 1024;    // Default: 1 MiB
+  uint64_t max_json_depth = 64;             // Default: 64
+  uint64_t max_messages = 256;              // Default: 256 chat messages
+  uint64_t header_timeout_ms = 10'000;      // Default: 10 s to read the request head
+  uint64_t body_timeout_ms = 30'000;        // Default: 30 s to read the body
+  uint64_t keepalive_timeout_ms = 60'000;   // Default: 60 s idle between requests
+  uint64_t max_response_bytes = 16u << 20;  // Default: 16 MiB from the upstream (non-stream)
+  uint64_t max_sse_event_bytes = 1u << 20;  // Default: 1 MiB per upstream SSE event
+};
+
+struct ServerConfig {
+  Endpoint listen{"127.0.0.1", 8080};  // Default: 127.0.0.1:8080
+  Endpoint admin{"127.0.0.1", 9090};   // Default: 127.0.0.1:9090
+  uint64_t threads = 0;                // Default: 0 = one per CPU core
+  uint64_t drain_timeout_ms = 10'000;  // Default: 10 s for in-flight exchanges on SIGTERM
+  std::string admin_token_env;         // env var with the admin token; empty: admin API only
+                                       // serves /healthz and /readyz
+  std::string admin_token;             // read from admin_token_env at load (never printed)
+  std::string rules_dir;               // Default: the shipped rules/ (see docs/rules.md)
+  Limits limits;
+};
+
+struct UpstreamConfig {
+  std::string name;
+  Endpoint endpoint;                        // from `url: http://host:port`
+  std::string api_key_env;                  // env var with the key sent upstream; empty: none
+  std::string api_key;                      // read from api_key_env at load (never printed)
+  uint64_t connect_timeout_ms = 2'000;      // Default: 2 s
+  uint64_t first_byte_timeout_ms = 60'000;  // Default: 60 s to the response head
+  uint64_t idle_timeout_ms = 30'000;        // Default: 30 s between bytes of the response
+  uint64_t max_idle_connections = 32;       // Default: 32 kept-alive per thread
+};
+
+struct Principal {
+  std::string name;
+  std::vector<std::string> key_sha256;  // lower-case hex SHA-256 of each API key
+  std::vector<std::string> routes;      // route names allowed; empty: all
+  std::vector<std::string> models;      // models allowed; empty: all
+};
+
+enum class StageMode { kEnforce, kShadow };
+enum class OnError { kBlock, kAllow };
+
+struct StageConfig {
+  std::string type;                      // registry name: auth, rate_limit, schema, ...
+  StageMode mode = StageMode::kEnforce;  // Default: enforce
+  OnError on_error = OnError::kBlock;    // Default: block (fail closed)
+  boost::json::value config;             // the stage's own block, validated by its factory
+  std::string path;                      // "routes[1].stages[0]" for error messages
+};
+
+enum class RouteKind { kOpenAi, kJson, kPassthrough };
+std::string_view RouteKindName(RouteKind k);
+
+struct RouteConfig {
+  std::string name;
+  RouteKind kind = RouteKind::kOpenAi;
+  std::string path_prefix;                   // requests whose path starts with it; longest wins
+  std::string upstream;                      // name of an upstream
+  std::vector<std::string> request_fields;   // json routes: JSON Pointers of texts to inspect
+  std::vector<std::string> response_fields;  // json routes: JSON Pointers in the response
+  std::vector<StageConfig> stages;
+};
+
+struct Config {
+  std::string source;  // file name, for messages
+  ServerConfig server;
+  std::vector<UpstreamConfig> upstreams;
+  std::vector<Principal> principals;
+  std::vector<RouteConfig> routes;
+
+  const UpstreamConfig* FindUpstream(std::string_view name) const;
+};
+
+// Parses and validates the YAML text of a gateway config. Errors are
+// "<source>: <field path>: <message>".
+absl::StatusOr<std::shared_ptr<const Config>> ParseConfig(std::string_view yaml,
+                                                          std::string_view source);
+absl::StatusOr<std::shared_ptr<const Config>> LoadConfigFile(const std::string& path);
+
+// The config as JSON with every secret replaced by "<redacted>" (for /admin/config).
+boost::json::value RedactedJson(const Config& config);
+
+}  // namespace rampart::config

@@ -1,0 +1,158 @@
+#include "config/config.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <boost/json.hpp>
+#include <filesystem>
+#include <fstream>
+
+#include "config/field_reader.h"
+
+namespace rampart::config {
+namespace {
+
+using ::testing::HasSubstr;
+
+constexpr const char* kMinimal = R"(
+upstreams:
+  - {name: mock, url: "http://127.0.0.1:9999"}
+routes:
+  - name: chat
+    kind: openai
+    path: /v1
+    upstream: mock
+    stages:
+      - {type: auth}
+      - {type: input_scan, mode: shadow, on_error: allow, config: {threshold: 0.5}}
+)";
+
+TEST(ConfigTest, ParsesMinimalConfigWithDefaults) {
+  auto c = ParseConfig(kMinimal, "t.yaml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  const Config& cfg = **c;
+  EXPECT_EQ(cfg.server.listen.port, 8080);
+  EXPECT_EQ(cfg.server.limits.max_body_bytes, 1u << 20);
+  ASSERT_EQ(cfg.routes.size(), 1u);
+  ASSERT_EQ(cfg.routes[0].stages.size(), 2u);
+  EXPECT_EQ(cfg.routes[0].stages[0].mode, StageMode::kEnforce);
+  EXPECT_EQ(cfg.routes[0].stages[0].on_error, OnError::kBlock);
+  EXPECT_EQ(cfg.routes[0].stages[1].mode, StageMode::kShadow);
+  EXPECT_EQ(cfg.routes[0].stages[1].on_error, OnError::kAllow);
+  EXPECT_EQ(cfg.routes[0].stages[1].path, "routes[0].stages[1]");
+  EXPECT_DOUBLE_EQ(cfg.routes[0].stages[1].config.at("threshold").as_double(), 0.5);
+  EXPECT_EQ(cfg.upstreams[0].endpoint.port, 9999);
+}
+
+struct BadCase {
+  const char* yaml;
+  const char* message;
+};
+
+class BadConfigTest : public ::testing::TestWithParam<BadCase> {};
+
+TEST_P(BadConfigTest, RejectedWithFieldPath) {
+  auto c = ParseConfig(GetParam().yaml, "t.yaml");
+  ASSERT_FALSE(c.ok());
+  EXPECT_THAT(std::string(c.status().message()), HasSubstr(GetParam().message));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, BadConfigTest,
+    ::testing::Values(
+        BadCase{"routes: []\nbogus: 1\n", "t.yaml: bogus: unknown key"},
+        BadCase{"upstreams: [{name: u, url: 'http://h:1'}]\n"
+                "routes: [{name: a, path: /v1, upstream: u, colour: red}]\n",
+                "routes[0].colour: unknown key"},
+        BadCase{"upstreams: [{name: u, url: 'http://h:1'}]\n"
+                "routes: [{name: a, path: /v1, upstream: nope}]\n",
+                "routes[0].upstream: no upstream named 'nope'"},
+        BadCase{"upstreams: [{name: u, url: 'http://h:1'}]\n"
+                "routes: [{name: a, path: /v1, upstream: u, stages: [{type: auth, mode: loud}]}]\n",
+                "routes[0].stages[0].mode: must be one of enforce|shadow"},
+        BadCase{"upstreams: [{name: u, url: 'https://h:1'}]\nroutes: []\n",
+                "upstreams[0].url: must be http://"},
+        BadCase{"server: {limits: {max_body_bytes: 0}}\n",
+                "server.limits.max_body_bytes: must be in [1,"},
+        BadCase{"server: {listen: 'nohost'}\n", "server.listen: must be host:port"},
+        BadCase{"principals: [{name: a, key_sha256: [abc]}]\n",
+                "principals[0].key_sha256[0]: must be 64 lower-case hex"},
+        BadCase{"upstreams: [{name: u, url: 'http://h:1'}]\n"
+                "routes: [{name: a, path: /v1, upstream: u}, {name: a, path: /v2, upstream: u}]\n",
+                "routes[1].name: duplicate name"},
+        BadCase{"upstreams: [{name: u, url: 'http://h:1', api_key_env: RAMPART_TEST_UNSET_ENV}]\n",
+                "upstreams[0].api_key_env: environment variable RAMPART_TEST_UNSET_ENV is not set"},
+        BadCase{"routes: [\n", "t.yaml: line"}));
+
+TEST(FieldReaderTest, RangeErrorNamesPathAndValue) {
+  boost::json::value v = boost::json::object{{"threshold", 1.5}};
+  auto r = FieldReader::Open(v, "routes[1].stages[0].config");
+  ASSERT_TRUE(r.ok());
+  double t = 0.5;
+  auto st = r->Double("threshold", &t, 0, 1);
+  EXPECT_EQ(st.message(), "routes[1].stages[0].config.threshold: must be in [0,1], got 1.5");
+  EXPECT_EQ(t, 0.5);
+}
+
+TEST(FieldReaderTest, UnknownKeyIsRejected) {
+  boost::json::value v = boost::json::object{{"a", 1}, {"b", 2}};
+  auto r = FieldReader::Open(v, "x");
+  ASSERT_TRUE(r.ok());
+  uint64_t a = 0;
+  ASSERT_TRUE(r->Uint("a", &a, 0, 10).ok());
+  EXPECT_THAT(std::string(r->Finish().message()), HasSubstr("x.b: unknown key"));
+}
+
+TEST(YamlToJsonTest, QuotedScalarsStayStrings) {
+  auto v = YamlToJson("a: '1'\nb: 1\nc: true\nd: 1.5\ne: ~\n");
+  ASSERT_TRUE(v.ok());
+  EXPECT_TRUE(v->at("a").is_string());
+  EXPECT_TRUE(v->at("b").is_int64());
+  EXPECT_TRUE(v->at("c").is_bool());
+  EXPECT_TRUE(v->at("d").is_double());
+  EXPECT_TRUE(v->at("e").is_null());
+}
+
+TEST(YamlToJsonTest, DeepNestingIsBounded) {
+  std::string deep(200, '[');
+  deep += std::string(200, ']');
+  EXPECT_FALSE(YamlToJson(deep, 64).ok());
+}
+
+TEST(ConfigTest, RedactedJsonHidesSecrets) {
+  setenv("RAMPART_TEST_UPSTREAM_KEY", "sk-secret-value", 1);
+  auto c = ParseConfig(
+      "upstreams: [{name: u, url: 'http://h:1', api_key_env: RAMPART_TEST_UPSTREAM_KEY}]\n"
+      "routes: [{name: a, path: /v1, upstream: u}]\n",
+      "t");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ((*c)->upstreams[0].api_key, "sk-secret-value");
+  std::string s = boost::json::serialize(RedactedJson(**c));
+  EXPECT_EQ(s.find("sk-secret-value"), std::string::npos);
+  EXPECT_NE(s.find("<redacted>"), std::string::npos);
+}
+
+TEST(ConfigTest, KeyFileAddsHashesRelativeToTheConfig) {
+  auto dir = std::filesystem::temp_directory_path() / ("rampart-cfg-" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  std::string hash(64, 'a');
+  std::ofstream(dir / "keys.txt") << "# principal sha256\nalice " << hash << "\n";
+  std::ofstream(dir / "g.yaml") << "upstreams: [{name: u, url: 'http://h:1'}]\n"
+                                   "principals: [{name: alice}]\n"
+                                   "key_file: keys.txt\n"
+                                   "routes: [{name: a, path: /v1, upstream: u}]\n";
+  auto c = LoadConfigFile((dir / "g.yaml").string());
+  ASSERT_TRUE(c.ok()) << c.status();
+  ASSERT_EQ((*c)->principals[0].key_sha256.size(), 1u);
+  EXPECT_EQ((*c)->principals[0].key_sha256[0], hash);
+
+  std::ofstream(dir / "keys.txt") << "mallory " << hash << "\n";
+  c = LoadConfigFile((dir / "g.yaml").string());
+  ASSERT_FALSE(c.ok());
+  EXPECT_THAT(std::string(c.status().message()), HasSubstr("key_file: line 1: unknown principal"));
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace rampart::config

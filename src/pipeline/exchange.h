@@ -1,0 +1,57 @@
+// Exchange: one client request and its response as the stages see them.
+//
+// The server fills the request side (parsed JSON body, route, client address, credentials)
+// before the request pipeline runs and the response side before the response pipeline runs.
+// Stages read it and may edit the JSON in place (redaction); they never see sockets.
+//
+// Thread safety: an Exchange belongs to one session and is used by one thread at a time.
+#pragma once
+
+#include <boost/json/value.hpp>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "config/config.h"
+#include "pipeline/exchange_record.h"
+
+namespace rampart::pipeline {
+
+// A text inside a JSON body that stages may inspect and rewrite.
+struct TextRef {
+  std::string pointer;        // JSON Pointer of the text ("/messages/2/content")
+  boost::json::string* text;  // points into Exchange::request or Exchange::response
+};
+
+struct Exchange {
+  // Request side, set by the server.
+  const config::Config* config = nullptr;
+  const config::RouteConfig* route = nullptr;
+  std::string client_ip;
+  std::string method;
+  std::string path;
+  std::string authorization;   // the client's Authorization header: never logged or forwarded
+  boost::json::value request;  // the parsed body; null for passthrough routes or no body
+  std::string model;           // openai: request "model"; json: the {m} of /v2/models/{m}/...
+  bool stream = false;         // openai: "stream": true
+
+  // Set by stages.
+  const config::Principal* principal = nullptr;
+  uint64_t approx_tokens = 0;  // estimate of prompt tokens (bytes / 4), set by the server
+
+  // Response side (non-streamed), set by the server.
+  int upstream_status = 0;
+  boost::json::value response;
+
+  ExchangeRecord record;
+};
+
+// Texts of the request that input stages inspect. openai: every message's content whose
+// role is not "system"/"developer" (the operator's prompt), "prompt" of completions, "input"
+// of embeddings; json: the route's request_fields (a string, or an array of strings).
+std::vector<TextRef> RequestTexts(Exchange& ex);
+// Texts of a non-streamed response: openai choices[].message.content and choices[].text;
+// json: the route's response_fields.
+std::vector<TextRef> ResponseTexts(Exchange& ex);
+
+}  // namespace rampart::pipeline

@@ -1,0 +1,71 @@
+// Pipeline and runner: a route's ordered stages, each in its envelope.
+//
+// A Pipeline is built once per generation from a route's StageConfigs and the registry table;
+// Start() makes the per-exchange Run. The runner is the one place the envelope policy lives:
+//   mode: enforce  a block ends the exchange with the stage's status and reason;
+//   mode: shadow   the stage runs on a copy; its block and edits are counted and recorded,
+//                  never applied;
+//   on_error: block (default)  a stage error ends the exchange with 503 "<type>.error";
+//   on_error: allow            a stage error is counted and the exchange goes on.
+// Verdicts merge to the strongest action (allow < redact < review < block), recorded in
+// Exchange::record with the reason of the stage that decided it.
+//
+// Counters, per route and stage: rampart_stage_runs_total, rampart_stage_blocks_total,
+// rampart_stage_shadow_blocks_total, rampart_stage_errors_total, and the histogram
+// rampart_stage_latency_seconds.
+//
+// Thread safety: a Pipeline is immutable and shared; a Run belongs to one exchange.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "pipeline/stage.h"
+
+namespace rampart::pipeline {
+
+class Pipeline {
+ public:
+  static absl::StatusOr<std::unique_ptr<Pipeline>> Build(
+      std::span<const StageRegistration> registry, const StageBuildContext& ctx);
+
+  class Run;
+  std::unique_ptr<Run> Start() const;
+
+  size_t size() const { return entries_.size(); }
+
+ private:
+  struct Entry {
+    std::string type;
+    bool shadow = false;
+    bool fail_open = false;
+    std::unique_ptr<StageFactory> factory;
+    std::atomic<uint64_t>* runs = nullptr;
+    std::atomic<uint64_t>* blocks = nullptr;
+    std::atomic<uint64_t>* shadow_blocks = nullptr;
+    std::atomic<uint64_t>* errors = nullptr;
+    Histogram* latency = nullptr;
+  };
+  std::vector<Entry> entries_;
+};
+
+class Pipeline::Run {
+ public:
+  explicit Run(const Pipeline& p);
+  // Each returns the decision that ends the exchange (blocked()) or Continue.
+  Decision OnRequest(Exchange& ex);
+  Decision OnResponse(Exchange& ex);
+  Decision OnResponseText(Exchange& ex, std::string& text, bool last);
+
+ private:
+  enum class Phase { kRequest, kResponse, kStream };
+  Decision RunPhase(Exchange& ex, Phase phase, std::string* text, bool last);
+  const Pipeline& pipeline_;
+  std::vector<std::unique_ptr<Stage>> stages_;
+};
+
+}  // namespace rampart::pipeline

@@ -1,0 +1,104 @@
+// Stage: one layer of defense in a route's pipeline.
+//
+// A StageFactory is built once per configuration generation from the stage's validated
+// `config:` block and shared by all threads; Create() makes a cheap per-exchange Stage that
+// may keep per-exchange state (a carried window across streamed chunks). A stage returns a
+// Decision, or an error Status when it could not decide; what happens then (block or allow)
+// and whether a block is enforced (enforce or shadow) is the runner's business, never the
+// stage's (see runner.h).
+//
+// Thread safety: factories are immutable and shared; a Stage is used by one thread at a time.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "config/config.h"
+#include "pipeline/exchange.h"
+#include "pipeline/metrics.h"
+#include "rampart/verdict.h"
+
+namespace rampart::detectors {
+class Scanner;
+}
+
+namespace rampart::state {
+class Store;
+}
+
+namespace rampart::pipeline {
+
+struct Decision {
+  Action action = Action::kAllow;  // kBlock refuses the exchange
+  int http_status = 0;             // for kBlock: 400, 401, 403, 413, 429, ...
+  std::string reason;              // stable reason code: "auth.invalid_key", "pii.redacted"
+  std::string message;             // safe for clients: never echoes the offending content
+  uint32_t retry_after_s = 0;      // for 429
+
+  static Decision Continue() { return Decision{}; }
+  static Decision Block(int status, std::string reason, std::string message) {
+    Decision d;
+    d.action = Action::kBlock;
+    d.http_status = status;
+    d.reason = std::move(reason);
+    d.message = std::move(message);
+    return d;
+  }
+  bool blocked() const { return action == Action::kBlock; }
+};
+
+class Stage {
+ public:
+  virtual ~Stage() = default;
+  // Before the request goes upstream. May edit ex.request.
+  virtual absl::StatusOr<Decision> OnRequest(Exchange& ex) {
+    (void)ex;
+    return Decision::Continue();
+  }
+  // After a non-streamed response arrived. May edit ex.response.
+  virtual absl::StatusOr<Decision> OnResponse(Exchange& ex) {
+    (void)ex;
+    return Decision::Continue();
+  }
+  // The next piece of streamed response text. The stage may rewrite `text`, hold bytes back
+  // (to see a pattern split across pieces) and release them later; when `last` is true it
+  // must release everything it holds.
+  virtual absl::StatusOr<Decision> OnResponseText(Exchange& ex, std::string& text, bool last) {
+    (void)ex;
+    (void)text;
+    (void)last;
+    return Decision::Continue();
+  }
+};
+
+class StageFactory {
+ public:
+  virtual ~StageFactory() = default;
+  virtual std::unique_ptr<Stage> Create() const = 0;
+};
+
+// What a factory may use while it is built. Everything outlives the generation.
+struct StageBuildContext {
+  const config::Config* config = nullptr;
+  const config::RouteConfig* route = nullptr;
+  Metrics* metrics = nullptr;
+  state::Store* state = nullptr;
+  // Scanner for a policy file ("" = built-in policy), built once per generation.
+  std::function<absl::StatusOr<std::shared_ptr<const detectors::Scanner>>(const std::string&)>
+      scanner;
+};
+
+using StageBuildFn = absl::StatusOr<std::unique_ptr<StageFactory>> (*)(
+    const StageBuildContext& ctx, const config::StageConfig& stage);
+
+// One row of the registry table (src/stages/registry.cc holds the table).
+struct StageRegistration {
+  std::string_view type;
+  StageBuildFn build;
+};
+
+}  // namespace rampart::pipeline

@@ -1,0 +1,47 @@
+// Reading a client's JSON body under the configured bounds, and the error bodies sent back.
+// No sockets here, so the parsing is unit-tested and fuzzed directly.
+//
+// Thread safety: pure functions.
+#pragma once
+
+#include <boost/json/value.hpp>
+#include <string>
+#include <string_view>
+
+#include "config/config.h"
+
+namespace rampart::server {
+
+// Why a body was refused: HTTP status, stable reason code, client-safe message.
+struct BodyError {
+  int status = 0;  // 0 = no error
+  std::string reason;
+  std::string message;
+  bool ok() const { return status == 0; }
+};
+
+struct ParsedBody {
+  boost::json::value json;
+  std::string model;
+  bool stream = false;
+};
+
+// Parses `body` for a route of `kind`: valid UTF-8 JSON, an object, nesting at most
+// limits.max_json_depth, and for openai routes "messages" (when present) an array of at most
+// limits.max_messages, "model" a string, "stream" a boolean.
+BodyError ParseRequestBody(std::string_view body, config::RouteKind kind,
+                           const config::Limits& limits, ParsedBody* out);
+
+// Parses an upstream JSON response with the same depth bound; false when it is not JSON.
+bool ParseResponseBody(std::string_view body, const config::Limits& limits,
+                       boost::json::value* out);
+
+// The route's native error body. openai: {"error":{"message","type","code"},"request_id"};
+// others: {"error":{"code","message"},"request_id"}.
+std::string ErrorBody(config::RouteKind kind, int status, std::string_view reason,
+                      std::string_view message, std::string_view request_id);
+
+// OpenAI error type for a status: invalid_request_error, authentication_error, ...
+std::string_view OpenAiErrorType(int status);
+
+}  // namespace rampart::server

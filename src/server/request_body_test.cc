@@ -1,0 +1,68 @@
+#include "server/request_body.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+
+namespace rampart::server {
+namespace {
+
+BodyError Parse(std::string_view body, config::Limits limits = {}) {
+  ParsedBody out;
+  return ParseRequestBody(body, config::RouteKind::kOpenAi, limits, &out);
+}
+
+TEST(RequestBodyTest, AcceptsChatRequest) {
+  ParsedBody out;
+  auto e = ParseRequestBody(R"({"model":"m","stream":true,"messages":[]})",
+                            config::RouteKind::kOpenAi, {}, &out);
+  EXPECT_TRUE(e.ok());
+  EXPECT_EQ(out.model, "m");
+  EXPECT_TRUE(out.stream);
+}
+
+TEST(RequestBodyTest, RejectsMalformedJson) {
+  EXPECT_EQ(Parse("{\"a\":").reason, "request.invalid_json");
+}
+
+TEST(RequestBodyTest, RejectsInvalidUtf8) {
+  EXPECT_EQ(Parse("{\"a\":\"\xff\xfe\"}").reason, "request.invalid_utf8");
+}
+
+TEST(RequestBodyTest, RejectsDeepNesting) {
+  std::string deep = "{\"a\":" + std::string(10000, '[') + std::string(10000, ']') + "}";
+  auto e = Parse(deep);
+  EXPECT_EQ(e.status, 400);
+  EXPECT_EQ(e.reason, "request.too_deep");
+}
+
+TEST(RequestBodyTest, RejectsTooManyMessages) {
+  config::Limits l;
+  l.max_messages = 2;
+  EXPECT_EQ(Parse(R"({"messages":[{},{},{}]})", l).reason, "request.too_many_messages");
+}
+
+TEST(RequestBodyTest, RejectsNonObjectAndWrongTypes) {
+  EXPECT_EQ(Parse("[1]").reason, "request.invalid_json");
+  EXPECT_EQ(Parse(R"({"model":1})").reason, "request.invalid_field");
+  EXPECT_EQ(Parse(R"({"stream":"yes"})").reason, "request.invalid_field");
+}
+
+TEST(RequestBodyTest, OversizedBody) {
+  config::Limits l;
+  l.max_body_bytes = 4;
+  EXPECT_EQ(Parse("{\"a\":1}", l).status, 413);
+}
+
+TEST(ErrorBodyTest, OpenAiShapeNeverEchoesInput) {
+  std::string b =
+      ErrorBody(config::RouteKind::kOpenAi, 429, "rate_limit.requests", "slow down", "req_1");
+  auto v = boost::json::parse(b);
+  EXPECT_EQ(v.at_pointer("/error/type").as_string(), "rate_limit_error");
+  EXPECT_EQ(v.at_pointer("/error/code").as_string(), "rate_limit.requests");
+  EXPECT_EQ(v.at_pointer("/error/message").as_string(), "slow down");
+  EXPECT_EQ(v.at("request_id").as_string(), "req_1");
+}
+
+}  // namespace
+}  // namespace rampart::server

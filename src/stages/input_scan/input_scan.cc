@@ -1,0 +1,78 @@
+#include "stages/input_scan/input_scan.h"
+
+#include <boost/json.hpp>
+
+#include "common/strings.h"
+#include "config/field_reader.h"
+#include "stages/common/scan_support.h"
+
+namespace rampart::stages {
+namespace {
+
+class InputScanFactory : public pipeline::StageFactory {
+ public:
+  InputScanFactory(std::shared_ptr<const detectors::Scanner> scanner, ScanStageOptions opts,
+                   pipeline::Metrics* metrics)
+      : pool_(std::move(scanner)), opts_(std::move(opts)), metrics_(metrics) {}
+  std::unique_ptr<pipeline::Stage> Create() const override;
+
+  mutable ContextPool pool_;
+  ScanStageOptions opts_;
+  pipeline::Metrics* metrics_;
+};
+
+class InputScan : public pipeline::Stage {
+ public:
+  explicit InputScan(const InputScanFactory& f) : f_(f) {}
+
+  absl::StatusOr<pipeline::Decision> OnRequest(pipeline::Exchange& ex) override {
+    auto texts = pipeline::RequestTexts(ex);
+    pipeline::Decision out;
+    if (texts.empty()) return out;
+    auto ctx = f_.pool_.Acquire();
+    for (auto& t : texts) {
+      std::string_view s(t.text->data(), t.text->size());
+      auto v = f_.pool_.scanner().Scan(s, *ctx, "");
+      if (!v.ok()) return v.status();
+      RecordFindings(*v, "request", t.pointer, ex, f_.metrics_);
+      if (v->action == Action::kBlock) {
+        return pipeline::Decision::Block(f_.opts_.block_status, v->reason,
+                                         BlockMessage(v->reason, false));
+      }
+      if (v->edited_text) *t.text = *v->edited_text;
+      if (v->action > out.action) {
+        out.action = v->action;
+        out.reason = v->reason;
+      }
+    }
+    return out;
+  }
+
+ private:
+  const InputScanFactory& f_;
+};
+
+std::unique_ptr<pipeline::Stage> InputScanFactory::Create() const {
+  return std::make_unique<InputScan>(*this);
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<pipeline::StageFactory>> BuildInputScan(
+    const pipeline::StageBuildContext& ctx, const config::StageConfig& stage) {
+  auto r = config::FieldReader::Open(stage.config, config::JoinPath(stage.path, "config"));
+  if (!r.ok()) return r.status();
+  ScanStageOptions opts;
+  uint64_t status = 400;
+  if (auto st = r->String("policy", &opts.policy); !st.ok()) return st;
+  if (auto st = r->Uint("block_status", &status, 400, 599); !st.ok()) return st;
+  if (auto st = r->Finish(); !st.ok()) return st;
+  opts.block_status = static_cast<int>(status);
+  auto scanner = ctx.scanner(opts.policy);
+  if (!scanner.ok()) {
+    return config::FieldError(r->Path("policy"), std::string(scanner.status().message()));
+  }
+  return std::make_unique<InputScanFactory>(std::move(*scanner), std::move(opts), ctx.metrics);
+}
+
+}  // namespace rampart::stages

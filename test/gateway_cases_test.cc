@@ -1,0 +1,140 @@
+// Runs every data-driven case under test/cases/gateway/: an OpenAI request (and optionally an
+// upstream response) through the `chat` route's pipeline (auth, input_scan, output_scan with
+// the built-in policy), and the expected outcome.
+//
+// Case format:
+//   {"description": "...", "key": "key-alice" (default; "" = no Authorization),
+//    "request": {...}, "response": {...},
+//    "expect": {"status": 400, "reason": "prompt_injection.blocked",   // a block, or
+//               "action": "redact",                                     // the merged verdict
+//               "request": {"/messages/0/content": "text after the request stages"},
+//               "response": {"/choices/0/message/content": "text after the response stages"}}}
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+#include <filesystem>
+
+#include "common/crypto.h"
+#include "common/file.h"
+#include "config/config.h"
+#include "detectors/scanner.h"
+#include "pipeline/runner.h"
+#include "stages/registry.h"
+#include "state/store.h"
+
+namespace rampart {
+namespace {
+
+namespace json = boost::json;
+
+std::vector<std::string> CaseFiles() {
+  std::vector<std::string> files;
+  for (const auto& e : std::filesystem::directory_iterator(RAMPART_CASES_DIR "/gateway")) {
+    if (e.path().extension() == ".json") files.push_back(e.path().string());
+  }
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+class GatewayCase : public ::testing::TestWithParam<std::string> {
+ protected:
+  static void SetUpTestSuite() {
+    auto c = config::ParseConfig(
+        "upstreams: [{name: u, url: 'http://127.0.0.1:1'}]\n"
+        "principals: [{name: alice, key_sha256: [" +
+            ToHex(Sha256("key-alice")) +
+            "]}]\n"
+            "routes:\n"
+            "  - name: chat\n    kind: openai\n    path: /v1\n    upstream: u\n"
+            "    stages: [{type: auth}, {type: input_scan}, {type: output_scan}]\n",
+        "cases");
+    ASSERT_TRUE(c.ok()) << c.status();
+    config_ = new std::shared_ptr<const config::Config>(*c);
+    auto s = detectors::Scanner::FromFiles(RAMPART_RULES_DIR, "");
+    ASSERT_TRUE(s.ok()) << s.status();
+    scanner_ = new std::shared_ptr<const detectors::Scanner>(std::move(*s));
+    pipeline::StageBuildContext ctx;
+    ctx.config = config_->get();
+    ctx.route = &(*config_)->routes[0];
+    ctx.metrics = &metrics_;
+    ctx.state = &store_;
+    ctx.scanner =
+        [](const std::string&) -> absl::StatusOr<std::shared_ptr<const detectors::Scanner>> {
+      return *scanner_;
+    };
+    auto p = pipeline::Pipeline::Build(stages::Registry(), ctx);
+    ASSERT_TRUE(p.ok()) << p.status();
+    pipeline_ = p->release();
+  }
+  static void TearDownTestSuite() {
+    delete pipeline_;
+    delete scanner_;
+    delete config_;
+  }
+  static inline std::shared_ptr<const config::Config>* config_ = nullptr;
+  static inline std::shared_ptr<const detectors::Scanner>* scanner_ = nullptr;
+  static inline pipeline::Pipeline* pipeline_ = nullptr;
+  static inline pipeline::Metrics metrics_;
+  static inline state::InProcessStore store_;
+};
+
+TEST_P(GatewayCase, MatchesExpectation) {
+  auto raw = ReadFileBounded(GetParam(), 1 << 20);
+  ASSERT_TRUE(raw.ok()) << raw.status();
+  boost::system::error_code ec;
+  auto doc = json::parse(*raw, ec);
+  ASSERT_FALSE(ec) << GetParam() << ": " << ec.message();
+  const auto& c = doc.as_object();
+  const auto& expect = c.at("expect").as_object();
+
+  pipeline::Exchange ex;
+  ex.config = config_->get();
+  ex.route = &(*config_)->routes[0];
+  ex.client_ip = "127.0.0.1";
+  std::string key = c.contains("key") ? std::string(c.at("key").as_string()) : "key-alice";
+  if (!key.empty()) ex.authorization = "Bearer " + key;
+  ex.request = c.at("request");
+  if (auto* m = ex.request.as_object().if_contains("model")) ex.model = m->as_string().c_str();
+
+  auto run = pipeline_->Start();
+  pipeline::Decision d = run->OnRequest(ex);
+  if (!d.blocked() && c.contains("response")) {
+    ex.response = c.at("response");
+    d = run->OnResponse(ex);
+  }
+  if (auto* status = expect.if_contains("status")) {
+    EXPECT_TRUE(d.blocked()) << GetParam();
+    EXPECT_EQ(d.http_status, status->as_int64()) << GetParam();
+  } else {
+    EXPECT_FALSE(d.blocked()) << GetParam() << ": " << d.reason;
+  }
+  if (auto* reason = expect.if_contains("reason")) {
+    EXPECT_EQ(ex.record.reason, reason->as_string()) << GetParam();
+  }
+  if (auto* action = expect.if_contains("action")) {
+    EXPECT_EQ(ActionName(ex.record.action), std::string(action->as_string())) << GetParam();
+  }
+  for (const char* side : {"request", "response"}) {
+    const auto* want = expect.if_contains(side);
+    if (want == nullptr) continue;
+    const json::value& body = std::string(side) == "request" ? ex.request : ex.response;
+    for (const auto& [pointer, text] : want->as_object()) {
+      boost::system::error_code pec;
+      const json::value* got = body.find_pointer(pointer, pec);
+      ASSERT_NE(got, nullptr) << GetParam() << ": " << pointer;
+      EXPECT_EQ(*got, text) << GetParam() << ": " << pointer;
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Cases, GatewayCase, ::testing::ValuesIn(CaseFiles()),
+                         [](const ::testing::TestParamInfo<std::string>& param) {
+                           std::string name = std::filesystem::path(param.param).stem().string();
+                           for (char& ch : name) {
+                             if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+                           }
+                           return name;
+                         });
+
+}  // namespace
+}  // namespace rampart
