@@ -19,6 +19,18 @@ packages=(
   fasttext
 )
 
+# bench/gateway_bench.sh also needs nginx (the reference proxy) and wrk:
+#   scripts/install-deps.sh --bench
+if [ "${1:-}" = "--bench" ]; then
+  packages+=(nginx wrk)
+fi
+
+# Node.js runs the official openai npm client in the gateway compatibility test. A machine
+# that already has node (any recent version) keeps it; otherwise Debian's nodejs and npm.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  packages+=(nodejs npm)
+fi
+
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

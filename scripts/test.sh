@@ -16,6 +16,12 @@ jobs=$(nproc)
 
 bash scripts/install-deps.sh
 
+# The official openai npm client, for the gateway compatibility test (from the npm registry,
+# pinned by test/clients/openai-node/package-lock.json). The test fails if it is missing.
+echo "== openai npm client =="
+npm ci --prefix test/clients/openai-node --no-audit --no-fund --loglevel=error
+export RAMPART_REQUIRE_NODE_CLIENT=1
+
 echo "== release build and tests =="
 cmake --preset release >/dev/null
 cmake --build --preset release -j"$jobs"
