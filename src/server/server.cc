@@ -391,9 +391,7 @@ asio::awaitable<bool> Server::Impl::HandleExchange(beast::tcp_stream& stream,
   c.keep_alive = req.keep_alive();
   const unsigned version = req.version();
 
-  // Closes the record, waits until it is durable, then sends `res` (or, when the record could
-  // not be stored, 503 audit.unavailable instead) and reports whether the connection may be
-  // reused.
+  // Closes the record: duration, metrics, access log.
   auto close_record = [&] {
     rec.duration_ms = static_cast<uint64_t>(
         std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - c.start)
@@ -417,6 +415,9 @@ asio::awaitable<bool> Server::Impl::HandleExchange(beast::tcp_stream& stream,
                      ",\"generation\":\"", rec.config_generation, "\"}"));
     }
   };
+  // Closes the record, waits until it is durable, then sends `res` (or, when the record could
+  // not be stored, 503 audit.unavailable instead) and reports whether the connection may be
+  // reused.
   auto finish = [&](http::response<http::string_body>& res) -> asio::awaitable<bool> {
     rec.status = static_cast<int>(res.result_int());
     rec.response_bytes = res.body().size();
