@@ -186,7 +186,7 @@ TEST_F(GatewayAuditTest, OneVerifiedRecordPerRequestAndATamperedRowIsNamed) {
     if (s.status == 400) {
       EXPECT_EQ(r.verdict, "block");
       ASSERT_FALSE(r.findings.empty());
-      EXPECT_EQ(r.findings[0].field.rfind("/messages/0/content", 0), 0u) << r.findings[0].field;
+      EXPECT_EQ(r.findings[0].field, "request/messages/0/content");
     }
   }
   // Matched text never reaches the log.
