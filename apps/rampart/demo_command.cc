@@ -4,10 +4,15 @@
 //
 // Starts `rampart mock-upstream` (a child process) and the gateway (in this process) on free
 // loopback ports with a config like examples/quickstart.yaml, sends a handful of requests that
-// show each defense, prints what came back, and shuts both down. Exit: 0 when every sample got
-// the expected answer, 1 otherwise, 2 when something could not be started.
+// show each defense, prints what came back, and shuts both down. Every exchange is recorded in
+// an audit log under a fresh key (both in a temporary directory); at the end the log is
+// verified as `rampart audit verify` does. Exit: 0 when every sample got the expected answer
+// and the audit log verifies with one record per sample, 1 otherwise, 2 when something could
+// not be started.
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <openssl/rand.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/socket.h>
@@ -20,10 +25,14 @@
 #include <fstream>
 #include <string>
 
+#include "audit/chain.h"
+#include "audit/verify.h"
 #include "cli_common.h"
 #include "commands.h"
 #include "common/crypto.h"
 #include "common/strings.h"
+#include "config/config.h"
+#include "server/audit_sink.h"
 #include "server/server.h"
 
 extern char** environ;
@@ -124,6 +133,18 @@ std::string Summary(const Reply& r) {
   return "(no content)";
 }
 
+// A fresh 32-byte audit key as 64 hex digits in `path`, created with mode 0600.
+absl::Status WriteFreshKey(const std::string& path) {
+  unsigned char key[32];
+  if (RAND_bytes(key, sizeof key) != 1) return absl::UnavailableError("RAND_bytes failed");
+  std::string hex = ToHex(key, sizeof key);
+  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) return absl::InternalError(StrCat("cannot create ", path));
+  bool ok = write(fd, hex.data(), hex.size()) == static_cast<ssize_t>(hex.size());
+  close(fd);
+  return ok ? absl::OkStatus() : absl::InternalError(StrCat("cannot write ", path));
+}
+
 std::string Chat(const std::string& content, bool stream) {
   json::object o{{"model", "mock-small"},
                  {"messages", json::array{json::object{{"role", "user"}, {"content", content}}}}};
@@ -168,7 +189,15 @@ int RunDemo(const std::string& rules_flag) {
   auto dir = std::filesystem::temp_directory_path() / StrCat("rampart-demo-", getpid());
   std::filesystem::create_directories(dir);
   std::string config = (dir / "demo.yaml").string();
+  std::string audit_db = (dir / "audit.db").string();
+  std::string audit_key = (dir / "audit.key").string();
+  if (auto st = WriteFreshKey(audit_key); !st.ok()) {
+    stop_mock();
+    std::filesystem::remove_all(dir);
+    return ReportError("demo", st);
+  }
   std::ofstream(config) << "server: {listen: '127.0.0.1:0', admin_listen: '127.0.0.1:0'}\n"
+                        << "stores: {audit: {path: audit.db, key_file: audit.key}}\n"
                         << "upstreams: [{name: mock, url: 'http://127.0.0.1:" << mock_port
                         << "'}]\n"
                         << "principals: [{name: demo, key_sha256: [" << ToHex(Sha256(kDemoKey))
@@ -176,8 +205,18 @@ int RunDemo(const std::string& rules_flag) {
                         << "routes:\n  - name: openai\n    kind: openai\n    path: /v1\n"
                         << "    upstream: mock\n    stages: [{type: auth}, {type: input_scan}, "
                            "{type: output_scan}]\n";
+  auto cfg = config::LoadConfigFile(config);
+  absl::StatusOr<std::shared_ptr<server::AuditExchangeSink>> audit =
+      cfg.ok() ? server::OpenAuditSink((*cfg)->stores.audit)
+               : absl::StatusOr<std::shared_ptr<server::AuditExchangeSink>>(cfg.status());
+  if (!audit.ok()) {
+    stop_mock();
+    std::filesystem::remove_all(dir);
+    return ReportError("demo", audit.status());
+  }
   server::ServerOptions opts;
   opts.config_path = config;
+  opts.sink = *audit;
   opts.rules_dir = ResolveRulesDir(rules_flag);
   opts.access_log = false;
   opts.handle_signals = false;
@@ -220,11 +259,32 @@ int RunDemo(const std::string& rules_flag) {
   }
   (*srv)->Shutdown();
   (*srv)->Wait();
+  srv->reset();
+  (*audit)->sink().Close();
   stop_mock();
-  std::filesystem::remove_all(dir);
   std::printf("\n%s\n", failures == 0 ? "rampart demo: every sample got the expected answer"
                                       : "rampart demo: some samples did not");
-  return failures == 0 ? kExitClean : kExitFindings;
+
+  // The same check as `rampart audit verify --log audit.db --key-file audit.key`.
+  bool audit_ok = false;
+  auto key = audit::LoadKeyFile(audit_key);
+  auto report = key.ok() ? audit::Verify(audit_db, *key) : key.status();
+  const uint64_t want_records = sizeof samples / sizeof samples[0];
+  if (!report.ok()) {
+    std::printf("rampart demo: audit verify: cannot check the log: %s\n",
+                std::string(report.status().message()).c_str());
+  } else if (!report->ok) {
+    std::printf("rampart demo: audit verify: BROKEN at seq %llu (%s): %s\n",
+                static_cast<unsigned long long>(report->broken_seq),
+                std::string(audit::BreakKindName(report->kind)).c_str(), report->detail.c_str());
+  } else {
+    audit_ok = report->records_checked == want_records;
+    std::printf("rampart demo: audit verify: %s, %llu records (one per sample: %s), head %s\n",
+                "ok", static_cast<unsigned long long>(report->records_checked),
+                audit_ok ? "yes" : "NO", report->head_hash.c_str());
+  }
+  std::filesystem::remove_all(dir);
+  return failures == 0 && audit_ok ? kExitClean : kExitFindings;
 }
 
 }  // namespace

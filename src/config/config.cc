@@ -111,6 +111,38 @@ absl::Status ParseServer(const boost::json::value& v, ServerConfig* s) {
   return r->Finish();
 }
 
+absl::Status ParseStores(const boost::json::value& v, const std::string& dir, StoresConfig* s) {
+  auto r = FieldReader::Open(v, "stores");
+  if (!r.ok()) return r.status();
+  if (const auto* av = r->Get("audit")) {
+    auto a = FieldReader::Open(*av, r->Path("audit"));
+    if (!a.ok()) return a.status();
+    AuditStoreConfig& c = s->audit;
+    s->has_audit = true;
+    RETURN_IF_ERROR(a->Bool("enabled", &c.enabled));
+    RETURN_IF_ERROR(a->String("path", &c.path, /*required=*/c.enabled));
+    RETURN_IF_ERROR(a->String("key_file", &c.key_file, /*required=*/c.enabled));
+    if (c.enabled && c.path.empty()) return FieldError(a->Path("path"), "must not be empty");
+    if (c.enabled && c.key_file.empty()) {
+      return FieldError(a->Path("key_file"), "must not be empty");
+    }
+    RETURN_IF_ERROR(a->Uint("queue_capacity", &c.queue_capacity, 1, 1u << 20));
+    std::string on_full = "refuse", durability = "normal";
+    RETURN_IF_ERROR(a->Enum("on_full", {"refuse", "block"}, &on_full));
+    RETURN_IF_ERROR(a->Enum("durability", {"normal", "full"}, &durability));
+    c.on_full = on_full == "block" ? AuditOnFull::kBlock : AuditOnFull::kRefuse;
+    c.durability = durability == "full" ? AuditDurability::kFull : AuditDurability::kNormal;
+    RETURN_IF_ERROR(a->Uint("block_timeout_ms", &c.block_timeout_ms, 1, 60'000));
+    RETURN_IF_ERROR(a->Finish());
+    for (std::string* f : {&c.path, &c.key_file}) {
+      std::filesystem::path p(*f);
+      if (!f->empty() && p.is_relative() && !dir.empty())
+        *f = (std::filesystem::path(dir) / p).string();
+    }
+  }
+  return r->Finish();
+}
+
 absl::Status ParseUpstream(const boost::json::value& v, const std::string& path,
                            UpstreamConfig* u) {
   auto r = FieldReader::Open(v, path);
@@ -260,6 +292,7 @@ absl::Status ParseRoot(const boost::json::value& root, const std::string& dir, C
   auto r = FieldReader::Open(root, "");
   if (!r.ok()) return r.status();
   if (const auto* s = r->Get("server")) RETURN_IF_ERROR(ParseServer(*s, &c->server));
+  if (const auto* s = r->Get("stores")) RETURN_IF_ERROR(ParseStores(*s, dir, &c->stores));
   RETURN_IF_ERROR(ParseList(*r, "upstreams", &c->upstreams, ParseUpstream));
   RETURN_IF_ERROR(ParseList(*r, "principals", &c->principals, ParsePrincipal));
   std::string key_file;
@@ -379,6 +412,18 @@ boost::json::value RedactedJson(const Config& c) {
                                {"max_idle_connections", u.max_idle_connections}});
   }
   root["upstreams"] = std::move(ups);
+  if (c.stores.has_audit) {
+    const auto& a = c.stores.audit;
+    root["stores"] = json::object{
+        {"audit",
+         json::object{{"enabled", a.enabled},
+                      {"path", a.path},
+                      {"key_file", a.key_file},
+                      {"queue_capacity", a.queue_capacity},
+                      {"on_full", a.on_full == AuditOnFull::kBlock ? "block" : "refuse"},
+                      {"block_timeout_ms", a.block_timeout_ms},
+                      {"durability", a.durability == AuditDurability::kFull ? "full" : "normal"}}}};
+  }
   json::array ps;
   for (const auto& p : c.principals) {
     json::array routes(p.routes.begin(), p.routes.end());

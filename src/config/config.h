@@ -95,9 +95,30 @@ struct RouteConfig {
   std::vector<StageConfig> stages;
 };
 
+enum class AuditOnFull { kRefuse, kBlock };
+enum class AuditDurability { kNormal, kFull };
+
+// `stores.audit`: the hash-chained audit log (docs/audit.md). Read at start only; a reload
+// does not reopen the log.
+struct AuditStoreConfig {
+  bool enabled = true;   // Default: true (false: auditing off, with a start-up warning)
+  std::string path;      // SQLite file; required when enabled; relative to the config file
+  std::string key_file;  // HMAC key file (chmod 600); required when enabled; relative too
+  uint64_t queue_capacity = 4096;                         // Default: 4096 records waiting
+  AuditOnFull on_full = AuditOnFull::kRefuse;             // Default: refuse (503 audit.unavailable)
+  uint64_t block_timeout_ms = 100;                        // Default: 100 ms (on_full: block only)
+  AuditDurability durability = AuditDurability::kNormal;  // Default: normal
+};
+
+struct StoresConfig {
+  bool has_audit = false;  // the file has a `stores.audit` section
+  AuditStoreConfig audit;
+};
+
 struct Config {
   std::string source;  // file name, for messages
   ServerConfig server;
+  StoresConfig stores;
   std::vector<UpstreamConfig> upstreams;
   std::vector<Principal> principals;
   std::vector<RouteConfig> routes;
@@ -109,6 +130,10 @@ struct Config {
 // "<source>: <field path>: <message>".
 absl::StatusOr<std::shared_ptr<const Config>> ParseConfig(std::string_view yaml,
                                                           std::string_view source);
+// As ParseConfig, with relative file paths (key_file, stores.audit) resolved against `dir`.
+absl::StatusOr<std::shared_ptr<const Config>> ParseConfigIn(std::string_view yaml,
+                                                            std::string_view source,
+                                                            const std::string& dir);
 absl::StatusOr<std::shared_ptr<const Config>> LoadConfigFile(const std::string& path);
 
 // The config as JSON with every secret replaced by "<redacted>" (for /admin/config).

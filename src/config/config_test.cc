@@ -154,5 +154,49 @@ TEST(ConfigTest, KeyFileAddsHashesRelativeToTheConfig) {
   std::filesystem::remove_all(dir);
 }
 
+TEST(ConfigTest, AuditStoreDefaultsAndRelativePaths) {
+  auto c = ParseConfigIn(
+      "stores: {audit: {path: audit.db, key_file: audit.key}}\n"
+      "upstreams: [{name: u, url: 'http://h:1'}]\n"
+      "routes: [{name: a, path: /v1, upstream: u}]\n",
+      "t", "/etc/rampart");
+  ASSERT_TRUE(c.ok()) << c.status();
+  const auto& s = (*c)->stores;
+  EXPECT_TRUE(s.has_audit);
+  EXPECT_TRUE(s.audit.enabled);
+  EXPECT_EQ(s.audit.path, "/etc/rampart/audit.db");
+  EXPECT_EQ(s.audit.key_file, "/etc/rampart/audit.key");
+  EXPECT_EQ(s.audit.queue_capacity, 4096u);
+  EXPECT_EQ(s.audit.on_full, AuditOnFull::kRefuse);
+  EXPECT_EQ(s.audit.durability, AuditDurability::kNormal);
+}
+
+TEST(ConfigTest, AuditStoreAbsentMeansNoAudit) {
+  auto c = ParseConfig(
+      "upstreams: [{name: u, url: 'http://h:1'}]\n"
+      "routes: [{name: a, path: /v1, upstream: u}]\n",
+      "t");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_FALSE((*c)->stores.has_audit);
+}
+
+TEST(ConfigTest, AuditStoreErrorsNameTheField) {
+  auto parse = [](const std::string& audit) {
+    auto c = ParseConfig("stores: {audit: " + audit +
+                             "}\nupstreams: [{name: u, url: 'http://h:1'}]\n"
+                             "routes: [{name: a, path: /v1, upstream: u}]\n",
+                         "t");
+    return c.ok() ? std::string("ok") : std::string(c.status().message());
+  };
+  EXPECT_THAT(parse("{key_file: k}"), HasSubstr("stores.audit.path"));
+  EXPECT_THAT(parse("{path: p}"), HasSubstr("stores.audit.key_file"));
+  EXPECT_THAT(parse("{path: p, key_file: k, on_full: drop}"), HasSubstr("stores.audit.on_full"));
+  EXPECT_THAT(parse("{path: p, key_file: k, durability: x}"), HasSubstr("stores.audit.durability"));
+  EXPECT_THAT(parse("{path: p, key_file: k, queue_capacity: 0}"),
+              HasSubstr("stores.audit.queue_capacity"));
+  EXPECT_THAT(parse("{path: p, key_file: k, colour: red}"), HasSubstr("stores.audit.colour"));
+  EXPECT_EQ(parse("{enabled: false}"), "ok");
+}
+
 }  // namespace
 }  // namespace rampart::config

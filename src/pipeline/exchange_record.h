@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -53,8 +54,29 @@ struct ExchangeRecord {
 class ExchangeSink {
  public:
   virtual ~ExchangeSink() = default;
-  // Called once per exchange after the response has been sent (or the client went away).
+  // Fire and forget: hands `record` over without waiting for it to be stored.
   virtual void Record(const ExchangeRecord& record) = 0;
+
+  // Hands `record` over and calls `done(true)` once it is durable, or `done(false)` when it
+  // was refused or could not be written. `done` runs exactly once, on any thread (possibly
+  // before Submit returns); it must be quick. The server calls Submit before the last bytes
+  // of a response are sent and sends them only after `done(true)`. Default: Record(), then
+  // done(true) (a sink with no durability to wait for).
+  virtual void Submit(const ExchangeRecord& record, std::function<void(bool durable)> done) {
+    Record(record);
+    done(true);
+  }
+
+  // Whether a new exchange may start: false while the sink would refuse its record (queue
+  // full under the `refuse` policy); the server then answers 503 `audit.unavailable` before
+  // doing any work. Default: true.
+  virtual bool Accepting() const { return true; }
+
+  // Prometheus text appended to /metrics (the sink's own counters and gauges). Default: "".
+  virtual std::string MetricsText() const { return ""; }
+
+  // Waits until the `done` callback of every earlier Submit has run. Default: returns.
+  virtual void Flush() {}
 };
 
 }  // namespace rampart::pipeline

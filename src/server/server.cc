@@ -41,6 +41,7 @@ namespace {
 
 constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
 constexpr size_t kMaxConnections = 10'000;
+constexpr const char* kAuditUnavailable = "audit.unavailable";
 constexpr size_t kMaxStreamChoices = 16;
 constexpr uint64_t kAdminTimeoutMs = 5'000;
 constexpr size_t kUpstreamHeaderLimit = 64 * 1024;
@@ -152,6 +153,9 @@ struct Server::Impl {
                                        http::request<http::string_body> req,
                                        std::shared_ptr<const Generation> gen, Worker& w,
                                        const std::string& client_ip);
+  // Submits `rec` to the sink and waits, without blocking the io thread, until it is durable
+  // (true) or refused or failed (false). True at once when there is no sink.
+  asio::awaitable<bool> AwaitDurable(const pipeline::ExchangeRecord& rec);
   asio::awaitable<void> AdminAccept();
   asio::awaitable<void> AdminSession(tcp::socket socket);
   http::response<http::string_body> Admin(const http::request<http::string_body>& req);
@@ -387,15 +391,7 @@ asio::awaitable<bool> Server::Impl::HandleExchange(beast::tcp_stream& stream,
   c.keep_alive = req.keep_alive();
   const unsigned version = req.version();
 
-  // Sends `res`, closes the record and reports whether the connection may be reused.
-  auto finish = [&](http::response<http::string_body>& res) -> asio::awaitable<bool> {
-    rec.status = static_cast<int>(res.result_int());
-    rec.response_bytes = res.body().size();
-    if (!res.body().empty()) rec.response_sha256 = ToHex(Sha256(res.body()));
-    bool written = co_await Write(stream, res, limits.body_timeout_ms);
-    bool keep = written && res.keep_alive();
-    co_return keep;
-  };
+  // Closes the record: duration, metrics, access log.
   auto close_record = [&] {
     rec.duration_ms = static_cast<uint64_t>(
         std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - c.start)
@@ -418,7 +414,25 @@ asio::awaitable<bool> Server::Impl::HandleExchange(beast::tcp_stream& stream,
                      ",\"findings\":", rec.findings.size(), ",\"duration_ms\":", rec.duration_ms,
                      ",\"generation\":\"", rec.config_generation, "\"}"));
     }
-    if (options.sink) options.sink->Record(rec);
+  };
+  // Closes the record, waits until it is durable, then sends `res` (or, when the record could
+  // not be stored, 503 audit.unavailable instead) and reports whether the connection may be
+  // reused.
+  auto finish = [&](http::response<http::string_body>& res) -> asio::awaitable<bool> {
+    rec.status = static_cast<int>(res.result_int());
+    rec.response_bytes = res.body().size();
+    if (!res.body().empty()) rec.response_sha256 = ToHex(Sha256(res.body()));
+    close_record();
+    if (!co_await AwaitDurable(rec) && rec.reason != kAuditUnavailable) {
+      LogEvent(
+          "error", "audit_unavailable",
+          StrCat("request ", rec.request_id, ": its audit record was not stored; answered 503"));
+      res = ErrorResponse(c.kind, 503, kAuditUnavailable, "the audit log cannot take records now",
+                          rec.request_id, version, false, 1);
+    }
+    bool written = co_await Write(stream, res, limits.body_timeout_ms);
+    bool keep = written && res.keep_alive();
+    co_return keep;
   };
   auto refuse = [&](int status, std::string_view reason, std::string_view message,
                     uint32_t retry_after = 0) -> asio::awaitable<bool> {
@@ -428,11 +442,14 @@ asio::awaitable<bool> Server::Impl::HandleExchange(beast::tcp_stream& stream,
     }
     auto res = ErrorResponse(c.kind, status, reason, message, rec.request_id, version, c.keep_alive,
                              retry_after);
-    bool keep = co_await finish(res);
-    close_record();
-    co_return keep;
+    co_return co_await finish(res);
   };
 
+  if (options.sink && !options.sink->Accepting()) {
+    metrics.Add("rampart_audit_admission_refused_total", "", 1,
+                "Exchanges refused because the audit queue was full");
+    co_return co_await refuse(503, kAuditUnavailable, "the audit log cannot take records now", 1);
+  }
   const Route* route = gen->Match(ex.path);
   if (route == nullptr) {
     co_return co_await refuse(404, "route.not_found", "no route serves this path");
@@ -583,6 +600,7 @@ asio::awaitable<bool> Server::Impl::HandleExchange(beast::tcp_stream& stream,
     if (hwec) {
       rec.reason = "client.disconnected";
       close_record();
+      co_await AwaitDurable(rec);
       co_return false;
     }
     bool client_ok = true;
@@ -771,12 +789,7 @@ asio::awaitable<bool> Server::Impl::HandleExchange(beast::tcp_stream& stream,
       rec.reason = end_reason;
       co_await send_chunk(end_error);
     }
-    if (client_ok) {
-      stream.expires_after(milliseconds(limits.body_timeout_ms));
-      auto [lec, ln] = co_await asio::async_write(stream, http::make_chunk_last(), kNoThrow);
-      (void)ln;
-      if (lec) client_ok = false;
-    } else {
+    if (!client_ok) {
       rec.reason = "client.disconnected";
       metrics.Add("rampart_client_disconnects_total", "", 1, "Clients gone mid-stream");
     }
@@ -784,6 +797,20 @@ asio::awaitable<bool> Server::Impl::HandleExchange(beast::tcp_stream& stream,
       w.pool.Give(pool_key, std::move(conn), up.max_idle_connections);
     }
     close_record();
+    // The terminating chunk is the client's proof of a complete stream: it goes out only once
+    // the record is durable; otherwise the connection is closed mid-stream.
+    bool durable = co_await AwaitDurable(rec);
+    if (!durable) {
+      LogEvent("error", "audit_unavailable",
+               StrCat("request ", rec.request_id, ": its audit record was not stored; stream cut"));
+      client_ok = false;
+    }
+    if (client_ok) {
+      stream.expires_after(milliseconds(limits.body_timeout_ms));
+      auto [lec, ln] = co_await asio::async_write(stream, http::make_chunk_last(), kNoThrow);
+      (void)ln;
+      if (lec) client_ok = false;
+    }
     co_return client_ok&& c.keep_alive;
   }
 
@@ -813,9 +840,7 @@ asio::awaitable<bool> Server::Impl::HandleExchange(beast::tcp_stream& stream,
     auto res =
         MakeResponse(ures.result(), version, ctype.empty() ? "application/octet-stream" : ctype,
                      std::move(ures.body()), rec.request_id, c.keep_alive);
-    bool keep = co_await finish(res);
-    close_record();
-    co_return keep;
+    co_return co_await finish(res);
   }
   json::value body;
   if (!ParseResponseBody(ures.body(), limits, &body)) {
@@ -833,9 +858,7 @@ asio::awaitable<bool> Server::Impl::HandleExchange(beast::tcp_stream& stream,
   }
   auto res = MakeResponse(ures.result(), version, "application/json", json::serialize(body),
                           rec.request_id, c.keep_alive);
-  bool keep = co_await finish(res);
-  close_record();
-  co_return keep;
+  co_return co_await finish(res);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -904,7 +927,11 @@ http::response<http::string_body> Server::Impl::Admin(const http::request<http::
     return error(401, "admin.unauthorized", "a valid admin token is required");
   }
   if (path == "/metrics") {
-    return text(http::status::ok, metrics.RenderPrometheus(), "text/plain; version=0.0.4");
+    std::string body = metrics.RenderPrometheus();
+    body += options.sink ? options.sink->MetricsText()
+                         : "# HELP rampart_audit_enabled 1 when exchanges are audited\n"
+                           "# TYPE rampart_audit_enabled gauge\nrampart_audit_enabled 0\n";
+    return text(http::status::ok, std::move(body), "text/plain; version=0.0.4");
   }
   if (path == "/admin/config") {
     json::object o{{"generation", gen->id()}, {"config", config::RedactedJson(gen->config())}};
@@ -955,6 +982,52 @@ void Server::Impl::ListenSignals() {
       BeginShutdown();
     }
   });
+}
+
+namespace {
+
+// Hand-off between the sink's callback (any thread) and the waiting session (its io thread).
+struct DurableWait {
+  std::mutex mu;
+  bool done = false;
+  bool durable = false;
+  asio::steady_timer* timer = nullptr;  // the session's; cleared when the session stops waiting
+};
+
+}  // namespace
+
+asio::awaitable<bool> Server::Impl::AwaitDurable(const pipeline::ExchangeRecord& rec) {
+  if (!options.sink) co_return true;
+  auto executor = co_await asio::this_coro::executor;
+  asio::steady_timer timer(executor, asio::steady_timer::time_point::max());
+  auto wait = std::make_shared<DurableWait>();
+  wait->timer = &timer;
+  struct Detach {
+    DurableWait& w;
+    ~Detach() {
+      std::lock_guard<std::mutex> lock(w.mu);
+      w.timer = nullptr;
+    }
+  } detach{*wait};
+  options.sink->Submit(rec, [wait, executor](bool durable) {
+    {
+      std::lock_guard<std::mutex> lock(wait->mu);
+      wait->done = true;
+      wait->durable = durable;
+    }
+    // The timer belongs to the session's io thread: cancel it there.
+    asio::post(executor, [wait] {
+      std::lock_guard<std::mutex> lock(wait->mu);
+      if (wait->timer != nullptr) wait->timer->cancel();
+    });
+  });
+  for (;;) {
+    {
+      std::lock_guard<std::mutex> lock(wait->mu);
+      if (wait->done) co_return wait->durable;
+    }
+    co_await timer.async_wait(kNoThrow);
+  }
 }
 
 void Server::Impl::BeginShutdown() {
@@ -1035,6 +1108,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
     LogEvent("warn", "admin_api_limited",
              "server.admin_token_env is not set: /metrics and /admin/* are disabled");
   }
+  if (!impl->options.sink) {
+    LogEvent("warn", "audit_off",
+             "no audit sink (stores.audit is absent or disabled): exchanges are not audited");
+  }
 
   Impl* p = impl.get();
   asio::co_spawn(p->workers[0]->ioc, p->Accept(), asio::detached);
@@ -1071,6 +1148,9 @@ void Server::Wait() {
   for (auto& w : impl_->workers) {
     if (w->thread.joinable()) w->thread.join();
   }
+  // Callbacks of records still queued post to the workers' io_contexts: let them run while
+  // those still exist.
+  if (impl_->options.sink) impl_->options.sink->Flush();
 }
 
 }  // namespace rampart::server

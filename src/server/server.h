@@ -30,7 +30,9 @@ namespace rampart::server {
 struct ServerOptions {
   std::string config_path;  // read at start and on every reload
   std::string rules_dir;    // used when the config has no server.rules_dir
-  // Receives one record per exchange; may be null. Must outlive the server.
+  // Receives one record per exchange; may be null (a start-up warning says auditing is off).
+  // Each response's last bytes are sent only after the sink reported its record durable
+  // (ExchangeSink::Submit). Must outlive the server; Wait() flushes it.
   std::shared_ptr<pipeline::ExchangeSink> sink;
   bool access_log = true;  // one JSON line per exchange on stderr (never payloads)
   bool handle_signals = true;

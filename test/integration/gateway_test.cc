@@ -500,6 +500,8 @@ TEST_F(GatewayTest, AdminApi) {
   EXPECT_NE(r.body.find("rampart_requests_total{route=\"chat\",status=\"200\"}"),
             std::string::npos);
   EXPECT_NE(r.body.find("rampart_stage_latency_seconds_bucket"), std::string::npos);
+  // This config has no stores.audit: the degraded mode shows in the metrics (and a warning).
+  EXPECT_NE(r.body.find("rampart_audit_enabled 0\n"), std::string::npos);
   r = Http(admin_port_, "GET", "/admin/config", "", admin);
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.body.find(kUpstreamKey), std::string::npos);
