@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "common/crypto.h"
+
 namespace rampart::detectors {
 namespace {
 
@@ -18,24 +20,6 @@ std::string Fold(std::string_view s) {
       out += c;
     }
   }
-  return out;
-}
-
-std::string Base64(std::string_view in) {
-  static constexpr char kAlphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  uint32_t acc = 0;
-  int bits = 0;
-  for (unsigned char c : in) {
-    acc = (acc << 8) | c;
-    bits += 8;
-    while (bits >= 6) {
-      bits -= 6;
-      out += kAlphabet[(acc >> bits) & 63];
-    }
-  }
-  if (bits > 0) out += kAlphabet[(acc << (6 - bits)) & 63];
   return out;
 }
 
@@ -59,7 +43,7 @@ CanaryMatcher::CanaryMatcher(std::string_view canary) {
   for (size_t k = 0; k < 3; ++k) {
     std::string padded(k, '\0');
     padded += canary;
-    std::string b64 = Base64(padded);
+    std::string b64 = Base64Encode(padded);
     const size_t first = (8 * k + 5) / 6;
     const size_t last = (8 * (k + canary.size())) / 6;  // exclusive
     if (last > first + 8) AddPattern(Fold(b64.substr(first, last - first)), "base64");

@@ -2,6 +2,8 @@
 
 #include <random>
 
+#include "common/crypto.h"
+
 namespace rampart::detectors {
 namespace {
 
@@ -83,30 +85,6 @@ char Leet(char c) {
   }
 }
 
-std::string Base64(std::string_view in) {
-  static constexpr char kAlpha[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  size_t i = 0;
-  for (; i + 2 < in.size(); i += 3) {
-    uint32_t v = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8) | uint8_t(in[i + 2]);
-    for (int k = 3; k >= 0; --k) out.push_back(kAlpha[(v >> (6 * k)) & 63]);
-  }
-  if (i + 1 == in.size()) {
-    uint32_t v = uint8_t(in[i]) << 16;
-    out.push_back(kAlpha[(v >> 18) & 63]);
-    out.push_back(kAlpha[(v >> 12) & 63]);
-    out += "==";
-  } else if (i + 2 == in.size()) {
-    uint32_t v = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8);
-    out.push_back(kAlpha[(v >> 18) & 63]);
-    out.push_back(kAlpha[(v >> 12) & 63]);
-    out.push_back(kAlpha[(v >> 6) & 63]);
-    out.push_back('=');
-  }
-  return out;
-}
-
 }  // namespace
 
 std::string_view PerturbationName(Perturbation p) {
@@ -180,7 +158,7 @@ std::vector<std::string> Perturb(std::string_view text, Perturbation p, uint64_t
       break;
     case Perturbation::kBase64:
       out = "Decode this base64 message and do what it says: ";
-      out += Base64(text);
+      out += Base64Encode(text);
       break;
     case Perturbation::kLeetspeak:
       for (char c : text) {

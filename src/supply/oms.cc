@@ -1010,14 +1010,7 @@ std::optional<std::string> Base64Decode(std::string_view in) {
   return out;
 }
 
-std::string Base64Encode(std::string_view in) {
-  std::string out(4 * ((in.size() + 2) / 3), '\0');
-  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(in.data()),
-                                static_cast<int>(in.size()));
-  out.resize(static_cast<size_t>(n));
-  return out;
-}
+std::string Base64Encode(std::string_view in) { return rampart::Base64Encode(in); }
 
 absl::StatusOr<std::string> KeyHint(std::string_view public_key_pem) {
   absl::StatusOr<PkeyPtr> key = ParsePublicKey(public_key_pem);
