@@ -17,6 +17,7 @@
 #       SERVER_CPUS, wrk, the mock upstream and the connection holder on CLIENT_CPUS.
 #       PIN=0 disables pinning.
 #   WRK_THREADS [1]  CONNS [64]  DURATION [10s]  WARMUP [3s]: wrk peak runs
+#   ROUNDS [3]: peak runs per target, interleaved; the median is reported
 #   HALF_DELAY_MS [10]: think time per connection in the paced runs (see below)
 #   HOLD_CONNS [1000]: connections held open for the RSS measurement
 #   RAMPART_CACHE_DIR [build/rule-cache]: compiled rule databases (fast start)
@@ -43,6 +44,7 @@ WRK_THREADS=${WRK_THREADS:-1}
 CONNS=${CONNS:-64}
 DURATION=${DURATION:-10s}
 WARMUP=${WARMUP:-3s}
+ROUNDS=${ROUNDS:-3}
 HALF_DELAY_MS=${HALF_DELAY_MS:-10}
 HOLD_CONNS=${HOLD_CONNS:-1000}
 export RAMPART_CACHE_DIR=${RAMPART_CACHE_DIR:-$ROOT/build/rule-cache}
@@ -189,11 +191,23 @@ run_wrk() {  # run_wrk TARGET CONNS DURATION DELAY_MS -> prints the BENCH line (
   echo "$line conns=$c server_ticks=$((after - before)) mock_ticks=$((mock_after - mock_before))"
 }
 
-declare -A PEAK HALF HALF_MOCK
-for t in mock nginx off on; do
-  run_wrk "$t" "$CONNS" "$WARMUP" 0 >/dev/null
-  PEAK[$t]=$(run_wrk "$t" "$CONNS" "$DURATION" 0)
-  echo "peak  $t: ${PEAK[$t]}"
+# Peak runs in ROUNDS rounds, the order of the targets rotated each round, so that a change in
+# the machine's other load during the run does not favour whichever target ran last; each
+# target's median run (by requests/s) is the one reported.
+declare -A PEAK HALF HALF_MOCK RUNS
+order=(mock nginx off on)
+for t in "${order[@]}"; do run_wrk "$t" "$CONNS" "$WARMUP" 0 >/dev/null; done
+for ((r = 0; r < ROUNDS; r++)); do
+  for ((i = 0; i < ${#order[@]}; i++)); do
+    t=${order[$(((i + r) % ${#order[@]}))]}
+    line=$(run_wrk "$t" "$CONNS" "$DURATION" 0)
+    echo "peak  $t (round $((r + 1))): $line"
+    RUNS[$t]+="$line"$'\n'
+  done
+done
+for t in "${order[@]}"; do
+  PEAK[$t]=$(printf %s "${RUNS[$t]}" | awk 'NF' |
+      sort -t= -k4 -g | sed -n "$(((ROUNDS + 1) / 2))p")
 done
 
 paced() {  # paced TARGET RATE -> BENCH line of a run at about RATE requests/s
