@@ -1,0 +1,304 @@
+#!/usr/bin/env bash
+# Gateway benchmark (issue 3): in one run, with wrk and the same 1 KB chat request, measures
+#   mock    the mock upstream directly (the baseline for "added latency"),
+#   nginx   nginx as a plain reverse proxy (upstream keepalive) in front of that mock,
+#   off     rampart serve, an openai route with no stages (bench/gateway/pipeline_off.yaml),
+#   on      rampart serve, the default pipeline of examples/quickstart.yaml
+#           (auth, rate_limit, input_scan, output_scan; bench/gateway/pipeline_on.yaml).
+# For each: a warm-up, a closed-loop peak run, then a run paced at half of that target's peak
+# rate (p99), paired with the mock alone paced at the same rate. Then the RSS of each server
+# with 1,000 open keep-alive connections. Prints a summary and the ratios against nginx.
+#
+#   bench/gateway_bench.sh            # from the repository root, after building build/rampart
+#
+# Environment (defaults in brackets):
+#   RAMPART [build/rampart]  THREADS [1]: rampart threads = nginx worker_processes
+#   SERVER_CPUS [1]  CLIENT_CPUS [0]: taskset CPU lists; the servers under test run on
+#       SERVER_CPUS, wrk, the mock upstream and the connection holder on CLIENT_CPUS.
+#       PIN=0 disables pinning.
+#   WRK_THREADS [1]  CONNS [64]  DURATION [10s]  WARMUP [3s]: wrk peak runs
+#   ROUNDS [3]: peak runs per target, interleaved; the median is reported
+#   HALF_DELAY_MS [10]: think time per connection in the paced runs (see below)
+#   HOLD_CONNS [1000]: connections held open for the RSS measurement
+#   RAMPART_CACHE_DIR [build/rule-cache]: compiled rule databases (fast start)
+#
+# wrk cannot fix a request rate (wrk2 can; it is not packaged in Debian). The half-load runs
+# use wrk's delay() hook instead: each connection waits a think time after every response, and
+# the number of connections is chosen so that connections / (think time + latency) is the
+# target rate; the run is repeated once with the connection count corrected by the rate it
+# achieved. Latency is measured from the send of each request, so the think time is not in it.
+# The achieved rate is printed next to every p99.
+#
+# Only 127.0.0.1 is used. Everything started is stopped on exit. Exit status: non-zero only
+# when something could not be run; missed targets are reported, not failed.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+RAMPART=${RAMPART:-build/rampart}
+THREADS=${THREADS:-1}
+SERVER_CPUS=${SERVER_CPUS:-1}
+CLIENT_CPUS=${CLIENT_CPUS:-0}
+PIN=${PIN:-1}
+WRK_THREADS=${WRK_THREADS:-1}
+CONNS=${CONNS:-64}
+DURATION=${DURATION:-10s}
+WARMUP=${WARMUP:-3s}
+ROUNDS=${ROUNDS:-3}
+HALF_DELAY_MS=${HALF_DELAY_MS:-10}
+HOLD_CONNS=${HOLD_CONNS:-1000}
+export RAMPART_CACHE_DIR=${RAMPART_CACHE_DIR:-$ROOT/build/rule-cache}
+BODY=bench/gateway/chat_1k.json
+LUA=bench/gateway/chat_1k.lua
+export BENCH_BODY=$ROOT/$BODY
+
+die() { echo "gateway_bench: $*" >&2; exit 1; }
+for tool in wrk nginx python3 taskset; do
+  command -v "$tool" >/dev/null || die "$tool not found"
+done
+[[ -x $RAMPART ]] || die "$RAMPART not built (cmake --preset release && cmake --build build)"
+
+TMP=$(mktemp -d /tmp/rampart-gateway-bench.XXXXXX)
+PIDS=()
+cleanup() {
+  local pid
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Pinning prefixes. taskset execs the command, so $! of "${ON_SERVER[@]}" cmd & is cmd's pid.
+ON_SERVER=()
+ON_CLIENT=()
+if [[ $PIN == 1 ]]; then
+  ON_SERVER=(taskset -c "$SERVER_CPUS")
+  ON_CLIENT=(taskset -c "$CLIENT_CPUS")
+fi
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+wait_for_line() {  # wait_for_line FILE REGEX PID SECONDS -> prints the first matching line
+  local file=$1 re=$2 pid=$3 secs=$4 i
+  for ((i = 0; i < secs * 10; i++)); do
+    if grep -m1 -E "$re" "$file" 2>/dev/null; then return 0; fi
+    kill -0 "$pid" 2>/dev/null || { cat "$file" >&2; die "process $pid exited early"; }
+    sleep 0.1
+  done
+  die "timed out waiting for /$re/ in $file"
+}
+
+wait_for_port() {
+  local port=$1 i
+  for ((i = 0; i < 100; i++)); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
+    sleep 0.1
+  done
+  die "nothing listening on 127.0.0.1:$port"
+}
+
+cpu_ticks() {  # utime+stime of the given pids (all their threads), in clock ticks
+  local total=0 pid f
+  for pid in "$@"; do
+    f=$(sed 's/^.*) //' "/proc/$pid/stat")  # fields from 3 on; comm may contain spaces
+    total=$((total + $(awk '{print $12 + $13}' <<<"$f")))
+  done
+  echo "$total"
+}
+
+rss_kb() {  # summed VmRSS of the given pids, kB
+  local total=0 pid
+  for pid in "$@"; do
+    total=$((total + $(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status")))
+  done
+  echo "$total"
+}
+
+field() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<" $1"; }
+
+# ---- servers -----------------------------------------------------------------------------
+echo "== gateway benchmark $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(nproc) cores, $(cut -d' ' -f1-3 /proc/loadavg) load"
+echo "   rampart $(git rev-parse --short HEAD 2>/dev/null || echo '?'), $RAMPART, threads=$THREADS; nginx workers=$THREADS"
+if [[ $PIN == 1 ]]; then
+  echo "   servers under test on CPUs $SERVER_CPUS; wrk, mock upstream, connection holder on CPUs $CLIENT_CPUS"
+fi
+
+"${ON_CLIENT[@]}" "$RAMPART" mock-upstream --port 0 >"$TMP/mock.out" 2>&1 &
+MOCK_PID=$!
+PIDS+=("$MOCK_PID")
+MOCK_PORT=$(wait_for_line "$TMP/mock.out" 'listening on port' "$MOCK_PID" 10 | awk '{print $NF}')
+
+NGINX_PORT=$(free_port)
+USER_LINE=""
+[[ $(id -u) == 0 ]] && USER_LINE="user $(id -un) $(id -gn);"
+sed -e "s|@DIR@|$TMP|g" -e "s|@WORKERS@|$THREADS|" -e "s|@PORT@|$NGINX_PORT|" \
+    -e "s|@UPSTREAM_PORT@|$MOCK_PORT|" -e "s|@USER_LINE@|$USER_LINE|" \
+    bench/gateway/nginx.conf.in >"$TMP/nginx.conf"
+"${ON_SERVER[@]}" nginx -p "$TMP" -c "$TMP/nginx.conf" -e "$TMP/nginx-error.log" \
+    >"$TMP/nginx.out" 2>&1 &
+NGINX_PID=$!
+PIDS+=("$NGINX_PID")
+wait_for_port "$NGINX_PORT"
+
+start_rampart() {  # start_rampart NAME CONFIG -> sets <NAME>_PID, <NAME>_PORT
+  local name=$1 config=$2 pid port
+  sed -e "s|@THREADS@|$THREADS|" -e "s|@UPSTREAM_PORT@|$MOCK_PORT|" "$config" >"$TMP/$name.yaml"
+  "${ON_SERVER[@]}" "$RAMPART" serve --config "$TMP/$name.yaml" --no-access-log \
+      >"$TMP/$name.out" 2>"$TMP/$name.err" &
+  pid=$!
+  PIDS+=("$pid")
+  port=$(wait_for_line "$TMP/$name.out" 'listening on port' "$pid" 180 | awk '{print $NF}')
+  printf -v "${name}_PID" %s "$pid"
+  printf -v "${name}_PORT" %s "$port"
+}
+start_rampart off bench/gateway/pipeline_off.yaml
+start_rampart on bench/gateway/pipeline_on.yaml
+
+declare -A PORT=([mock]=$MOCK_PORT [nginx]=$NGINX_PORT [off]=$off_PORT [on]=$on_PORT)
+nginx_pids() { echo "$NGINX_PID" $(ps -o pid= --ppid "$NGINX_PID"); }
+declare -A START_RSS=([off]=$(rss_kb "$off_PID") [on]=$(rss_kb "$on_PID") [nginx]=$(rss_kb $(nginx_pids)))
+server_pids() {
+  case $1 in
+    mock) echo "$MOCK_PID" ;; nginx) nginx_pids ;; off) echo "$off_PID" ;; on) echo "$on_PID" ;;
+  esac
+}
+
+# Every target must answer the request with the mock's reply before anything is timed.
+for t in mock nginx off on; do
+  reply=$(curl -sS --max-time 10 -H 'Content-Type: application/json' \
+      -H 'Authorization: Bearer rk-bench-key' --data-binary "@$BODY" \
+      "http://127.0.0.1:${PORT[$t]}/v1/chat/completions") || die "$t: request failed"
+  grep -q '"You said: ' <<<"$reply" || die "$t: unexpected answer: ${reply:0:300}"
+done
+
+# ---- runs --------------------------------------------------------------------------------
+run_wrk() {  # run_wrk TARGET CONNS DURATION DELAY_MS -> prints the BENCH line (+ cpu= fields)
+  local t=$1 c=$2 d=$3 delay=$4 out line pids before after mock_before mock_after threads
+  threads=$WRK_THREADS
+  ((threads > c)) && threads=$c
+  pids=$(server_pids "$t")
+  before=$(cpu_ticks $pids)
+  mock_before=$(cpu_ticks "$MOCK_PID")
+  out=$(BENCH_DELAY_MS=$delay "${ON_CLIENT[@]}" wrk -t"$threads" -c"$c" -d"$d" \
+      -s "$LUA" "http://127.0.0.1:${PORT[$t]}/v1/chat/completions" 2>&1) ||
+      { echo "$out" >&2; die "wrk failed against $t"; }
+  after=$(cpu_ticks $pids)
+  mock_after=$(cpu_ticks "$MOCK_PID")
+  line=$(grep '^BENCH ' <<<"$out") || { echo "$out" >&2; die "no result from wrk against $t"; }
+  echo "$line conns=$c server_ticks=$((after - before)) mock_ticks=$((mock_after - mock_before))"
+}
+
+# Peak runs in ROUNDS rounds, the order of the targets rotated each round, so that a change in
+# the machine's other load during the run does not favour whichever target ran last; each
+# target's median run (by requests/s) is the one reported.
+declare -A PEAK HALF HALF_MOCK RUNS
+order=(mock nginx off on)
+for t in "${order[@]}"; do run_wrk "$t" "$CONNS" "$WARMUP" 0 >/dev/null; done
+for ((r = 0; r < ROUNDS; r++)); do
+  for ((i = 0; i < ${#order[@]}; i++)); do
+    t=${order[$(((i + r) % ${#order[@]}))]}
+    line=$(run_wrk "$t" "$CONNS" "$DURATION" 0)
+    echo "peak  $t (round $((r + 1))): $line"
+    RUNS[$t]+="$line"$'\n'
+  done
+done
+for t in "${order[@]}"; do
+  PEAK[$t]=$(printf %s "${RUNS[$t]}" | awk 'NF' |
+      sort -t= -k4 -g | sed -n "$(((ROUNDS + 1) / 2))p")
+done
+
+paced() {  # paced TARGET RATE -> BENCH line of a run at about RATE requests/s
+  local t=$1 rate=$2 c line got
+  c=$(awk -v r="$rate" -v d="$HALF_DELAY_MS" 'BEGIN {c = int(r * (d + 0.3) / 1000 + 0.5); print (c < 1 ? 1 : c)}')
+  line=$(run_wrk "$t" "$c" "$DURATION" "$HALF_DELAY_MS")
+  got=$(field "$line" rps)
+  c=$(awk -v c="$c" -v r="$rate" -v g="$got" 'BEGIN {n = int(c * r / g + 0.5); print (n < 1 ? 1 : n)}')
+  if awk -v r="$rate" -v g="$got" 'BEGIN {exit !(g < 0.95 * r || g > 1.05 * r)}'; then
+    line=$(run_wrk "$t" "$c" "$DURATION" "$HALF_DELAY_MS")
+  fi
+  echo "$line"
+}
+
+for t in nginx off on; do
+  rate=$(awk -v p="$(field "${PEAK[$t]}" rps)" 'BEGIN {printf "%.0f", p / 2}')
+  HALF[$t]=$(paced "$t" "$rate")
+  echo "half  $t (target $rate/s): ${HALF[$t]}"
+  HALF_MOCK[$t]=$(paced mock "$rate")
+  echo "half  mock at $t's rate ($rate/s): ${HALF_MOCK[$t]}"
+done
+
+# ---- RSS with HOLD_CONNS open connections ------------------------------------------------
+declare -A HOLD_RSS
+for t in nginx off on; do
+  coproc HOLDER { "${ON_CLIENT[@]}" python3 bench/gateway/open_connections.py \
+      "${PORT[$t]}" "$HOLD_CONNS" "$BODY"; }
+  holder_pid=$HOLDER_PID
+  read -r -t 120 line <&"${HOLDER[0]}" || die "$t: could not open $HOLD_CONNS connections"
+  [[ $line == "open $HOLD_CONNS ok=$HOLD_CONNS" ]] || die "$t: holder said '$line'"
+  HOLD_RSS[$t]=$(rss_kb $(server_pids "$t"))
+  holder_in=${HOLDER[1]}
+  exec {holder_in}>&-
+  wait "$holder_pid" || true
+  echo "rss   $t: ${START_RSS[$t]} kB at start, ${HOLD_RSS[$t]} kB with $HOLD_CONNS open connections"
+done
+
+# ---- summary -----------------------------------------------------------------------------
+echo
+echo "== summary ($(date -u +%H:%M:%SZ), load average now $(cut -d' ' -f1-3 /proc/loadavg))"
+printf '%-6s %10s %9s %9s %13s | %11s %9s %12s %9s | %9s\n' target peak_rps p50_ms p99_ms \
+    cpu_us/req half_rps p99_ms mock_p99_ms added_ms rss_MB
+for t in mock nginx off on; do
+  p=${PEAK[$t]}
+  rps=$(field "$p" rps)
+  cpu=$(awk -v k="$(field "$p" server_ticks)" -v n="$(field "$p" requests)" \
+      -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.1f", k / hz * 1e6 / n}')
+  if [[ $t == mock ]]; then
+    printf '%-6s %10.0f %9.2f %9.2f %13s | %11s %9s %12s %9s | %9s\n' "$t" "$rps" \
+        "$(awk -v x="$(field "$p" p50_us)" 'BEGIN {print x / 1000}')" \
+        "$(awk -v x="$(field "$p" p99_us)" 'BEGIN {print x / 1000}')" "$cpu" - - - - -
+    continue
+  fi
+  h=${HALF[$t]}
+  hm=${HALF_MOCK[$t]}
+  printf '%-6s %10.0f %9.2f %9.2f %13s | %11.0f %9.3f %12.3f %9.3f | %9.1f\n' "$t" "$rps" \
+      "$(awk -v x="$(field "$p" p50_us)" 'BEGIN {print x / 1000}')" \
+      "$(awk -v x="$(field "$p" p99_us)" 'BEGIN {print x / 1000}')" "$cpu" \
+      "$(field "$h" rps)" "$(awk -v x="$(field "$h" p99_us)" 'BEGIN {print x / 1000}')" \
+      "$(awk -v x="$(field "$hm" p99_us)" 'BEGIN {print x / 1000}')" \
+      "$(awk -v a="$(field "$h" p99_us)" -v b="$(field "$hm" p99_us)" 'BEGIN {print (a - b) / 1000}')" \
+      "$(awk -v k="${HOLD_RSS[$t]}" 'BEGIN {print k / 1024}')"
+done
+bad=0
+for t in mock nginx off on; do
+  for r in "${PEAK[$t]}" "${HALF[$t]:-}" "${HALF_MOCK[$t]:-}"; do
+    [[ -z $r ]] && continue
+    if [[ $(field "$r" non2xx) != 0 || $(field "$r" sockerr) != 0 ]]; then
+      echo "WARNING: $t: errors in a run: $r"
+      bad=1
+    fi
+  done
+done
+
+verdict() { if awk "BEGIN {exit !($1)}"; then echo met; else echo MISSED; fi; }
+nginx_rps=$(field "${PEAK[nginx]}" rps)
+off_ratio=$(awk -v a="$(field "${PEAK[off]}" rps)" -v b="$nginx_rps" 'BEGIN {printf "%.1f", 100 * a / b}')
+on_ratio=$(awk -v a="$(field "${PEAK[on]}" rps)" -v b="$nginx_rps" 'BEGIN {printf "%.1f", 100 * a / b}')
+echo
+echo "pipeline off / nginx peak throughput: ${off_ratio}% (target >= 90%: $(verdict "$off_ratio >= 90"))"
+echo "pipeline on  / nginx peak throughput: ${on_ratio}% (target >= 70%: $(verdict "$on_ratio >= 70"))"
+for t in off on; do
+  added=$(awk -v a="$(field "${HALF[$t]}" p99_us)" -v b="$(field "${HALF_MOCK[$t]}" p99_us)" 'BEGIN {printf "%.3f", (a - b) / 1000}')
+  echo "pipeline $t added p99 at half of its peak: ${added} ms (target <= 1 ms: $(verdict "$added <= 1"))"
+done
+for t in off on; do
+  mb=$(awk -v k="${HOLD_RSS[$t]}" 'BEGIN {printf "%.1f", k / 1024}')
+  echo "pipeline $t RSS with $HOLD_CONNS open connections: ${mb} MB (target <= 200 MB: $(verdict "$mb <= 200"))"
+done
+mock_rps=$(field "${PEAK[mock]}" rps)
+echo "mock direct / nginx peak: $(awk -v a="$mock_rps" -v b="$nginx_rps" 'BEGIN {printf "%.2f", a / b}')x" \
+     "(well above 1: the upstream is not what limits the proxies)"
+[[ $bad == 0 ]] || echo "some runs had errors (see warnings above)"
+exit 0
