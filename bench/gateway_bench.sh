@@ -54,7 +54,7 @@ export BENCH_BODY=$ROOT/$BODY
 
 die() { echo "gateway_bench: $*" >&2; exit 1; }
 for tool in wrk nginx python3 taskset; do
-  command -v "$tool" >/dev/null || die "$tool not found"
+  command -v "$tool" >/dev/null || die "$tool not found (scripts/install-deps.sh --bench installs nginx and wrk)"
 done
 [[ -x $RAMPART ]] || die "$RAMPART not built (cmake --preset release && cmake --build build)"
 
