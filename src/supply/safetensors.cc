@@ -260,25 +260,27 @@ CheckResult CheckSafetensors(std::string_view data, const SafetensorsLimits& lim
   });
   uint64_t expected = 0;
   bool reported_overlap = false, reported_gap = false;
+  // File offset of a data-section offset, clamped to the file (offsets come from the header).
+  auto at = [&](uint64_t data_offset) { return 8 + n + std::min(data_offset, buffer); };
   for (const Tensor& t : tensors) {
     if (t.end > buffer) {
-      r.Add("safetensors.layout", Severity::kHigh, 8 + n + std::min(t.begin, buffer), t.name,
+      r.Add("safetensors.layout", Severity::kHigh, at(t.begin), t.name,
             StrCat("tensor data ends at ", t.end, ", past the end of the file's ", buffer,
                    " data bytes"));
     }
     if (t.begin < expected && !reported_overlap) {
       reported_overlap = true;
-      r.Add("safetensors.layout", Severity::kHigh, 8 + n + t.begin, t.name,
+      r.Add("safetensors.layout", Severity::kHigh, at(t.begin), t.name,
             "tensor data overlaps another tensor");
     } else if (t.begin > expected && !reported_gap) {
       reported_gap = true;
-      r.Add("safetensors.layout", Severity::kHigh, 8 + n + expected, t.name,
+      r.Add("safetensors.layout", Severity::kHigh, at(expected), t.name,
             StrCat(t.begin - expected, " bytes before this tensor belong to no tensor"));
     }
     expected = std::max(expected, t.end);
   }
   if (expected < buffer) {
-    r.Add("safetensors.layout", Severity::kHigh, 8 + n + expected, "",
+    r.Add("safetensors.layout", Severity::kHigh, at(expected), "",
           StrCat(buffer - expected, " bytes after the last tensor belong to no tensor"));
   }
   return r;

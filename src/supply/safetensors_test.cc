@@ -91,6 +91,17 @@ TEST(Safetensors, OverlapHoleAndOutOfBoundsAreFound) {
   EXPECT_NE(f->message.find("past the end"), std::string::npos);
 }
 
+// Regression (safetensors_fuzz): overlapping tensors that both run past the end of the data
+// reported an offset past the end of the file.
+TEST(Safetensors, FindingOffsetsStayInsideTheFile) {
+  std::string file = Safetensors(R"({"a":{"dtype":"U8","shape":[3],"data_offsets":[5,8]},)"
+                                 R"("b":{"dtype":"U8","shape":[6],"data_offsets":[2,8]}})",
+                                 "xx=x", /*pad=*/false);
+  CheckResult r = CheckSafetensors(file);
+  ASSERT_FALSE(r.findings.empty());
+  for (const auto& f : r.findings) EXPECT_LE(f.offset, file.size()) << f.id << " " << f.message;
+}
+
 TEST(Safetensors, ShapeDtypeMismatchAndUnknownDtype) {
   std::string wrong =
       Safetensors(R"({"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})", std::string(8, 'x'));
