@@ -42,4 +42,28 @@ void RecordFindings(const Verdict& v, std::string_view where, std::string_view p
   }
 }
 
+absl::StatusOr<pipeline::Decision> ScanTexts(std::vector<pipeline::TextRef>& texts, bool response,
+                                             ContextPool& pool, const ScanStageOptions& opts,
+                                             pipeline::Exchange& ex, pipeline::Metrics* metrics) {
+  pipeline::Decision out;
+  if (texts.empty()) return out;
+  auto ctx = pool.Acquire();
+  for (auto& t : texts) {
+    std::string_view s(t.text->data(), t.text->size());
+    auto v = pool.scanner().Scan(s, *ctx, "");
+    if (!v.ok()) return v.status();
+    RecordFindings(*v, response ? "response" : "request", t.pointer, ex, metrics);
+    if (v->action == Action::kBlock) {
+      return pipeline::Decision::Block(opts.block_status, v->reason,
+                                       BlockMessage(v->reason, response));
+    }
+    if (v->edited_text) *t.text = *v->edited_text;
+    if (v->action > out.action) {
+      out.action = v->action;
+      out.reason = v->reason;
+    }
+  }
+  return out;
+}
+
 }  // namespace rampart::stages

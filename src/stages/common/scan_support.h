@@ -11,6 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "detectors/scanner.h"
+#include "pipeline/exchange.h"
 #include "pipeline/stage.h"
 
 namespace rampart::stages {
@@ -65,5 +66,12 @@ std::string BlockMessage(const std::string& reason, bool response);
 // Appends findings to the record with `field` prefixed by `where` ("request" or "response").
 void RecordFindings(const Verdict& v, std::string_view where, std::string_view pointer,
                     pipeline::Exchange& ex, pipeline::Metrics* metrics);
+
+// Scans `texts` (request or response fields of `ex`) in order: records findings, blocks on the
+// first blocking verdict, writes redactions back into the payload, and returns the strongest
+// non-blocking action. `response` selects the direction's wording and record prefix.
+absl::StatusOr<pipeline::Decision> ScanTexts(std::vector<pipeline::TextRef>& texts, bool response,
+                                             ContextPool& pool, const ScanStageOptions& opts,
+                                             pipeline::Exchange& ex, pipeline::Metrics* metrics);
 
 }  // namespace rampart::stages

@@ -27,25 +27,7 @@ class InputScan : public pipeline::Stage {
 
   absl::StatusOr<pipeline::Decision> OnRequest(pipeline::Exchange& ex) override {
     auto texts = pipeline::RequestTexts(ex);
-    pipeline::Decision out;
-    if (texts.empty()) return out;
-    auto ctx = f_.pool_.Acquire();
-    for (auto& t : texts) {
-      std::string_view s(t.text->data(), t.text->size());
-      auto v = f_.pool_.scanner().Scan(s, *ctx, "");
-      if (!v.ok()) return v.status();
-      RecordFindings(*v, "request", t.pointer, ex, f_.metrics_);
-      if (v->action == Action::kBlock) {
-        return pipeline::Decision::Block(f_.opts_.block_status, v->reason,
-                                         BlockMessage(v->reason, false));
-      }
-      if (v->edited_text) *t.text = *v->edited_text;
-      if (v->action > out.action) {
-        out.action = v->action;
-        out.reason = v->reason;
-      }
-    }
-    return out;
+    return ScanTexts(texts, /*response=*/false, f_.pool_, f_.opts_, ex, f_.metrics_);
   }
 
  private:
