@@ -1,5 +1,6 @@
 #include "supply/keras.h"
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <set>
 #include <string>
@@ -10,6 +11,7 @@ namespace rampart::supply {
 namespace {
 
 constexpr unsigned kMaxDepth = 256;
+constexpr size_t kMaxConfigBytes = 64u << 20;
 
 bool KerasModule(std::string_view m) {
   static constexpr std::string_view kPrefixes[] = {"keras",     "tf_keras",  "tensorflow",
@@ -111,7 +113,10 @@ std::vector<std::string_view> FindKerasConfigs(std::string_view data, size_t max
   while (at != std::string_view::npos && out.size() < max) {
     boost::json::stream_parser p({}, opts);
     boost::system::error_code ec;
-    const size_t used = p.write_some(data.data() + at, data.size() - at, ec);
+    // A model config is kilobytes; bounding each attempt keeps a file full of false starts
+    // from costing more than linear time per candidate.
+    const size_t used =
+        p.write_some(data.data() + at, std::min(data.size() - at, kMaxConfigBytes), ec);
     if (!ec && p.done()) {
       out.push_back(data.substr(at, used));
       at = data.find(kStart, at + used);
