@@ -103,6 +103,11 @@ absl::StatusOr<Rule> ParseRule(const YAML::Node& n, const Ctx& ctx, const std::s
   if (pat->size() > kMaxPatternBytes) {
     return ctx.Error(field("pattern"), StrCat("longer than ", kMaxPatternBytes, " bytes"));
   }
+  if (RepeatWeight(*pat) > kMaxRepeatWeight) {
+    return ctx.Error(field("pattern"),
+                     StrCat("counted repeats add up to more than ", kMaxRepeatWeight,
+                            " (Hyperscan compile time and memory grow with them)"));
+  }
   r.pattern = *pat;
 
   if (n["score"]) {
@@ -220,6 +225,90 @@ absl::StatusOr<RulePack> ParsePackNode(const YAML::Node& root, const Ctx& ctx,
 }
 
 }  // namespace
+
+uint64_t RepeatWeight(std::string_view p) {
+  constexpr uint64_t kCap = uint64_t{1} << 40;  // saturate: only "too large" matters
+  auto add = [&](uint64_t x, uint64_t y) { return x + y > kCap ? kCap : x + y; };
+  auto mul = [&](uint64_t x, uint64_t y) { return x != 0 && y > kCap / x ? kCap : x * y; };
+  std::vector<uint64_t> groups{0};  // weight so far of each open group
+  uint64_t last_group = 0;          // weight of a group that just closed (0: last atom not one)
+  bool in_class = false;
+  for (size_t i = 0; i < p.size(); ++i) {
+    char c = p[i];
+    if (c == '\\') {
+      ++i;
+      // \x{41}, \p{L}, \o{7}, \N{U+41}, \g{1}, \k{name}: the braces belong to the escape.
+      if (i + 1 < p.size() && p[i + 1] == '{' &&
+          std::string_view("xpPoNgk").find(p[i]) != std::string_view::npos) {
+        size_t close = p.find('}', i + 1);
+        if (close != std::string_view::npos) i = close;
+      }
+      last_group = 0;
+      continue;
+    }
+    if (in_class) {
+      if (c == ']') in_class = false;
+      continue;
+    }
+    if (c == '[') {
+      in_class = true;
+      if (i + 1 < p.size() && p[i + 1] == '^') ++i;
+      if (i + 1 < p.size() && p[i + 1] == ']') ++i;  // a leading ] is literal
+      last_group = 0;
+      continue;
+    }
+    if (c == '(') {
+      groups.push_back(0);
+      last_group = 0;
+      continue;
+    }
+    if (c == ')') {
+      if (groups.size() > 1) {
+        last_group = groups.back();
+        groups.pop_back();
+        groups.back() = add(groups.back(), last_group);
+      }
+      continue;
+    }
+    if (c != '{') {
+      last_group = 0;
+      continue;
+    }
+    // {digits}, {digits,} and {digits,digits} are counted repeats; other braces are literal.
+    size_t j = i + 1;
+    uint64_t bound = 0;
+    bool ok = false;
+    for (int part = 0; part < 2; ++part) {
+      size_t start = j;
+      uint64_t v = 0;
+      while (j < p.size() && p[j] >= '0' && p[j] <= '9') {
+        v = add(mul(v, 10), static_cast<uint64_t>(p[j] - '0'));
+        ++j;
+      }
+      if (part == 0 && j == start) break;
+      bound = v > bound ? v : bound;
+      if (j < p.size() && p[j] == '}') {
+        ok = true;
+        break;
+      }
+      if (part == 1 || j >= p.size() || p[j] != ',') break;
+      ++j;
+    }
+    if (!ok) {
+      last_group = 0;
+      continue;
+    }
+    // A repeated group costs its content times the count (its content was already added
+    // once, hence count - 1 more); a repeated single atom costs the count.
+    uint64_t cost = last_group != 0 ? mul(last_group, bound > 0 ? bound - 1 : 0) : bound;
+    groups.back() = add(groups.back(), cost);
+    last_group = 0;
+    i = j;
+  }
+  uint64_t total = 0;
+  for (uint64_t g : groups) total = add(total, g);
+  return total;
+}
 
 absl::StatusOr<RulePack> ParseRulePack(std::string_view yaml, std::string_view source) {
   Ctx ctx(source);

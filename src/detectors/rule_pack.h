@@ -25,6 +25,7 @@
 //   "rules/pii.yaml: rules[3].severity: unknown severity 'hgh'".
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -62,6 +63,15 @@ struct RulePack {
 inline constexpr size_t kMaxRulePackBytes = 4u << 20;
 inline constexpr size_t kMaxRulesPerPack = 4096;
 inline constexpr size_t kMaxPatternBytes = 8192;
+// Counted repeats ({m}, {m,}, {m,n}) cost Hyperscan compile time and memory in proportion to
+// their counts: a pattern's repeat weight (RepeatWeight) may not exceed this. The shipped
+// rules stay under 400.
+inline constexpr uint64_t kMaxRepeatWeight = 2000;
+
+// The sum of a pattern's counted-repeat bounds (the larger of m and n), a repeated group
+// counting its content's weight times the count: `a{10}(b{5}){3}` weighs 10 + 5 * 3 = 25.
+// Braces in escapes and character classes do not count. Saturates instead of overflowing.
+uint64_t RepeatWeight(std::string_view pattern);
 
 // Parses one pack from YAML text. `source` names it in errors.
 absl::StatusOr<RulePack> ParseRulePack(std::string_view yaml, std::string_view source);

@@ -92,11 +92,45 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"pack: x\nrules:\n  - {id: x.a, category: pii, severity: low, pattern: a, "
                 "label: email}",
                 "rules[0].label"},
+        BadCase{"pack: x\nrules:\n  - {id: x.a, category: pii, severity: low, "
+                "pattern: '\\d{13,19999}'}",
+                "rules[0].pattern: counted repeats add up to more than 2000"},
+        BadCase{"pack: x\nrules:\n  - {id: x.a, category: pii, severity: low, "
+                "pattern: 'a(b{1001}){2}'}",
+                "rules[0].pattern: counted repeats add up to more than 2000"},
+        BadCase{"pack: x\nrules:\n  - {id: x.a, category: pii, severity: low, "
+                "pattern: 'x{99999999999999999999999,}'}",
+                "rules[0].pattern: counted repeats add up to more than 2000"},
         BadCase{"pack: x\nrules: {a: 1}", "rules: required, a list"}, BadCase{"[1, 2", "line"},
         BadCase{"just a string", "(top level)"}),
     [](const ::testing::TestParamInfo<BadCase>& param_info) {
       return "Case" + std::to_string(param_info.index);
     });
+
+// Braces that are not counted repeats (escapes, classes, literal braces) are not limited,
+// and counts up to the limit are accepted.
+TEST(RulePack, RepeatLimitOnlyCountsQuantifiers) {
+  for (const char* pattern : {"'\\x{10FFFF}a{1000}'", "'[{99999}]b{2,1000}'", "'c{99999'",
+                              "'d{,99999}'", "'\\p{L}{0,1000}'", "'e\\{99999}'", "'[]{99999}]'"}) {
+    std::string yaml =
+        std::string("pack: x\nrules:\n  - {id: x.a, category: pii, severity: low, pattern: ") +
+        pattern + "}";
+    auto pack = ParseRulePack(yaml, "ok.yaml");
+    EXPECT_TRUE(pack.ok()) << pattern << ": " << pack.status();
+  }
+}
+
+TEST(RulePack, RepeatWeight) {
+  EXPECT_EQ(RepeatWeight("abc"), 0u);
+  EXPECT_EQ(RepeatWeight("a{10}(b{5}){3}"), 25u);
+  EXPECT_EQ(RepeatWeight("(ab){999}"), 999u);
+  EXPECT_EQ(RepeatWeight("\\d{13,19}"), 19u);
+  EXPECT_EQ(RepeatWeight("x{7,}"), 7u);
+  EXPECT_EQ(RepeatWeight("[a{9}]\\x{41}\\{9}"), 0u);
+  EXPECT_EQ(RepeatWeight("((a{2}){3}){4}"), 2u * 3u * 4u);
+  EXPECT_EQ(RepeatWeight("a{99999999999999999999999999}"), uint64_t{1} << 40);
+  EXPECT_EQ(RepeatWeight("((((a{10000}){10000}){10000}){10000})"), uint64_t{1} << 40);
+}
 
 TEST(RulePack, RefusesOversizedInput) {
   std::string huge(kMaxRulePackBytes + 1, '#');
