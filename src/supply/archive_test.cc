@@ -68,7 +68,7 @@ TEST(Archives, MaliciousPickleIsFoundInEveryContainer) {
 
 TEST(Archives, SingleCompressedPicklesAreScanned) {
   const std::string evil = testing::OsSystemPickle(0);
-  for (Filter filter : {Filter::kXz, Filter::kBzip2, Filter::kZstd, Filter::kLz4}) {
+  for (Filter filter : {Filter::kXz, Filter::kBzip2, Filter::kZstd, Filter::kLz4, Filter::kLzma}) {
     std::string stream = WriteArchive("raw", filter, {{"data", evil}});
     ScanReport r = ModelScanner().Scan(stream);
     ASSERT_NE(Find(r, "pickle.import.denied", "os.system"), nullptr) << Describe(r);

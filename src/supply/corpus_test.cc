@@ -218,16 +218,19 @@ std::string TorchStateDictPickle() {
   return w.str();
 }
 
-// joblib.dump(LogisticRegression()) as far as the pickle goes: the estimator, its attribute
-// dict, and coef_ wrapped in joblib's NumpyArrayWrapper (the array bytes follow the pickle in
-// real files; this one keeps them out).
+// joblib.dump(LogisticRegression()): the estimator, its attribute dict, and coef_ and
+// intercept_ as joblib stores arrays: a NumpyArrayWrapper, then the array's raw bytes in the
+// stream (aligned to 16, as joblib >= 1.2 writes them to a file).
 std::string JoblibSklearnPickle() {
+  std::string coef(4 * 8, '\0');
+  for (size_t i = 0; i < coef.size(); i += 8) coef[i + 6] = '\xf0', coef[i + 7] = '\x3f';  // 1.0
   PickleWriter w;
   w.Proto(4).Global("sklearn.linear_model._logistic", "LogisticRegression").EmptyTuple();
-  w.NewObj().EmptyDict().Str("C").Float(1.0).SetItem();
-  w.Str("coef_").Global("joblib.numpy_pickle", "NumpyArrayWrapper").EmptyTuple().NewObj();
-  w.EmptyDict().Str("order").Str("C").SetItem().Build().SetItem();
-  w.Build().Stop();
+  w.NewObj().EmptyDict().Mark().Str("C").Float(1.0);
+  w.Str("coef_").JoblibArray("f8", {1, 4}, coef);
+  w.Str("intercept_").JoblibArray("f8", {1}, coef.substr(0, 8));
+  w.Str("classes_").JoblibArray("i8", {2}, std::string(16, '\0'));
+  w.SetItems().Build().Stop();
   return w.str();
 }
 

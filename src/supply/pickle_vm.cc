@@ -1,5 +1,6 @@
 #include "supply/pickle_vm.h"
 
+#include <algorithm>
 #include <cstring>
 #include <unordered_map>
 #include <vector>
@@ -100,13 +101,22 @@ enum class Kind : uint8_t {
   kAbsent,  // an unused memo slot; never on the stack
 };
 
-// An abstract value: just enough to resolve imports and calls.
+// An abstract value: just enough to resolve imports and calls, and to read the small
+// header joblib puts before each array it stores inline (see Machine::SkipJoblibArray).
 struct Value {
   Kind kind = Kind::kScalar;
+  // kScalar from an integer or bool opcode: `number` is its value.
+  bool number_known = false;
   // kStr: `text` holds the decoded string. kGlobal/kObject: `text` is module + name of the
   // (creating) callable, `split` the module's length.
   bool text_known = false;
   uint32_t split = 0;
+  // kTuple, kDict: 1 + the index of its items in the machine's item lists, when few and
+  // within the item budget; 0 when unknown. kObject: the items of the argument tuple of the
+  // call that made it. Copies of a dict share its list, as copies of a Python dict (the memo
+  // and the stack) are one object.
+  uint32_t items = 0;
+  int64_t number = 0;
   std::string text;
   // kBytes (and kStr from BINSTRING): the payload. kTuple: the first bytes element.
   std::string_view bytes;
@@ -457,11 +467,66 @@ class Machine {
     return true;
   }
 
-  bool PushKind(Kind k) {
-    Value v;
-    v.kind = k;
-    return Push(std::move(v));
+  // Constructs the value in place: the hot path of big pickles (numbers in long lists).
+  Value* PushNew() {
+    if (stack_.size() >= limits_.max_stack) {
+      Fail(PickleOutcome::kLimit, op_offset_, "stack deeper than max_stack");
+      return nullptr;
+    }
+    return &stack_.emplace_back();
   }
+
+  bool PushKind(Kind k) {
+    Value* v = PushNew();
+    if (v == nullptr) return false;
+    v->kind = k;
+    return true;
+  }
+
+  bool PushNumber(int64_t n) {
+    Value* v = PushNew();
+    if (v == nullptr) return false;
+    v->number_known = true;
+    v->number = n;
+    return true;
+  }
+
+  // The items of a tuple or dict (dict: key, value, key, value ...); null when unknown.
+  const std::vector<Value>* ItemsOf(const Value& v) const {
+    static const std::vector<Value> kNone;
+    if (v.items == kEmptyTupleItems) return &kNone;
+    if (v.items == 0 || lists_[v.items - 1].lost) return nullptr;
+    return &lists_[v.items - 1].values;
+  }
+
+  // Appends stack_[from, to) to list `id`. False, marking the list lost, when it would pass
+  // kMaxItems or the run's item budget.
+  bool AppendItems(uint32_t id, size_t from, size_t to) {
+    ItemList& list = lists_[id - 1];
+    size_t n = to - from;
+    if (list.lost || list.values.size() + n > kMaxItems || n > item_budget_) {
+      list.lost = true;
+      list.values.clear();
+      return false;
+    }
+    item_budget_ -= n;
+    list.values.insert(list.values.end(), stack_.begin() + static_cast<std::ptrdiff_t>(from),
+                       stack_.begin() + static_cast<std::ptrdiff_t>(to));
+    return true;
+  }
+
+  // A new item list holding stack_[from, to); 0 when it cannot be kept.
+  uint32_t NewItems(size_t from, size_t to) {
+    if (item_budget_ == 0 || lists_.size() >= kMaxLists) return 0;
+    --item_budget_;  // the list itself
+    lists_.emplace_back();
+    auto id = static_cast<uint32_t>(lists_.size());
+    return AppendItems(id, from, to) ? id : 0;
+  }
+
+  // The last value stored under `key` in a dict with known items; null otherwise.
+  const Value* DictGet(const Value& dict, std::string_view key) const;
+  bool SkipJoblibArray(const Value& state);
 
   bool Underflow() { return Malformed("unpickling stack underflow"); }
 
@@ -573,6 +638,7 @@ class Machine {
       r.text = callee.text;
       r.split = callee.split;
     }
+    if (args != nullptr && args->kind == Kind::kTuple) r.items = args->items;
     return Push(std::move(r));
   }
 
@@ -588,6 +654,7 @@ class Machine {
         }
       }
     }
+    if (k == Kind::kTuple || k == Kind::kDict) v.items = NewItems(mark, stack_.size());
     stack_.resize(mark);
     return Push(std::move(v));
   }
@@ -607,7 +674,13 @@ class Machine {
     if (x > len || x <= Fence()) return Underflow();
     if (x == len) return true;
     if (pairs && (len - x) % 2 != 0) return Malformed("odd number of items for SETITEMS");
-    ContainerCall(stack_[x - 1]);
+    Value& target = stack_[x - 1];
+    if (pairs && target.kind == Kind::kDict && target.items != 0) {
+      // EMPTY_DICT, MARK, k, v ..., SETITEMS: how pickle writes every dict with items. The
+      // list is shared with the memo's copies; when it cannot grow, it is lost for all.
+      AppendItems(target.items, x, len);
+    }
+    ContainerCall(target);
     stack_.resize(x);
     return true;
   }
@@ -631,12 +704,168 @@ class Machine {
   std::vector<Value> memo_dense_;
   std::unordered_map<uint64_t, Value> memo_sparse_;
   uint64_t memo_count_ = 0;  // entries set: len(memo) for MEMOIZE
+  // Items of small tuples and dicts: at most kMaxItems each and item_budget_ (values and
+  // vectors) in the whole run, so that they cost a few MB at most whatever the input.
+  struct ItemList {
+    std::vector<Value> values;
+    bool lost = false;  // grew past the bounds: unknown
+  };
+  static constexpr size_t kMaxItems = 32;
+  static constexpr uint32_t kEmptyTupleItems = UINT32_MAX;  // () costs no list
+  static constexpr size_t kMaxLists = size_t{1} << 16;
+  uint64_t item_budget_ = uint64_t{1} << 17;
+  std::vector<ItemList> lists_;
+  // Inside the pickle of a joblib object array: joblib reads it with a plain pickle.load,
+  // where NumpyArrayWrapper has no array data after it.
+  bool in_nested_pickle_ = false;
   std::string scratch_;
   PickleRunResult result_;
 };
 
 // OnProgress every 2^20 opcodes: a few milliseconds of work, and no cost worth measuring.
 constexpr uint64_t kProgressMask = (uint64_t{1} << 20) - 1;
+
+namespace {
+
+// The item size of a NumPy dtype from the string its pickle passes to numpy.dtype ("f8",
+// "<i4", "U10" ...): 0 for object arrays ("O8"), -1 when the size cannot be told from it
+// (structured "V" dtypes, whose object fields decide whether joblib pickles them).
+int64_t DtypeItemSize(std::string_view spec) {
+  if (!spec.empty() && std::string_view("<>|=").find(spec[0]) != std::string_view::npos) {
+    spec.remove_prefix(1);
+  }
+  if (spec.empty()) return -1;
+  char kind = spec[0];
+  int64_t size = 0;
+  size_t i = 1;
+  for (; i < spec.size() && spec[i] >= '0' && spec[i] <= '9' && size < (int64_t{1} << 40); ++i) {
+    size = size * 10 + (spec[i] - '0');
+  }
+  if (i == 1) return -1;
+  switch (kind) {
+    case 'O':
+      return 0;
+    case 'U':
+      return size * 4;  // UCS-4
+    case 'b':
+    case 'i':
+    case 'u':
+    case 'f':
+    case 'c':
+    case 'M':
+    case 'm':
+    case 'S':
+    case '?':
+      return size;
+    default:
+      return -1;
+  }
+}
+
+}  // namespace
+
+// joblib (numpy_pickle.py) writes each array as a NumpyArrayWrapper whose state names the
+// shape and dtype, then the raw bytes: for arrays of objects, a whole protocol-2 pickle;
+// otherwise (joblib >= 1.2 on a seekable file, when the state says
+// numpy_array_alignment_bytes) a padding-length byte and that many padding bytes, then
+// prod(shape) * itemsize bytes. Anything that does not read as such a header ends the run
+// as malformed: the bytes that follow cannot be told apart from opcodes.
+const Value* Machine::DictGet(const Value& dict, std::string_view key) const {
+  const std::vector<Value>* items = dict.kind == Kind::kDict ? ItemsOf(dict) : nullptr;
+  if (items == nullptr) return nullptr;
+  for (size_t i = items->size(); i >= 2; i -= 2) {  // later items win, as in Python
+    const Value& k = (*items)[i - 2];
+    if (k.kind == Kind::kStr && k.text_known && k.text == key) return &(*items)[i - 1];
+  }
+  return nullptr;
+}
+
+bool Machine::SkipJoblibArray(const Value& state) {
+  const Value* dtype = DictGet(state, "dtype");
+  const Value* shape = DictGet(state, "shape");
+  if (dtype == nullptr || shape == nullptr) {
+    return Malformed("joblib array header without a readable dtype and shape");
+  }
+  if (dtype->kind != Kind::kObject || !dtype->text_known || dtype->Name() != "dtype" ||
+      !(dtype->Module() == "numpy" || dtype->Module().substr(0, 6) == "numpy.") ||
+      ItemsOf(*dtype) == nullptr || ItemsOf(*dtype)->empty() ||
+      (*ItemsOf(*dtype))[0].kind != Kind::kStr || !(*ItemsOf(*dtype))[0].text_known) {
+    return Malformed("joblib array header whose dtype is not a numpy.dtype(...) call");
+  }
+  int64_t item_size = DtypeItemSize((*ItemsOf(*dtype))[0].text);
+  if (item_size < 0) {
+    return Malformed("joblib array of a structured or unknown dtype: its layout is not read");
+  }
+  // Where the array starts: joblib commits the pickle's current frame before writing it.
+  if (in_frame_ && pos_ < frame_end_) {
+    return Malformed("joblib array data inside a FRAME (joblib reads it after the frame)");
+  }
+  in_frame_ = false;
+  if (item_size == 0) {
+    // pickle.load() of the array: a fresh unpickler until its STOP, then joblib goes on.
+    std::vector<Value> stack = std::move(stack_);
+    std::vector<size_t> marks = std::move(marks_);
+    std::vector<Value> memo_dense = std::move(memo_dense_);
+    std::unordered_map<uint64_t, Value> memo_sparse = std::move(memo_sparse_);
+    uint64_t memo_count = memo_count_;
+    ResetPickle();
+    in_nested_pickle_ = true;
+    bool ok = RunOne();
+    in_nested_pickle_ = false;
+    if (!ok) return false;
+    stack_ = std::move(stack);
+    marks_ = std::move(marks);
+    memo_dense_ = std::move(memo_dense);
+    memo_sparse_ = std::move(memo_sparse);
+    memo_count_ = memo_count;
+    in_frame_ = false;
+    stopped_ = false;
+    return true;
+  }
+  const std::vector<Value>* dims = shape->kind == Kind::kTuple ? ItemsOf(*shape) : nullptr;
+  if (dims == nullptr) {
+    return Malformed("joblib array header whose shape is not a tuple of integers");
+  }
+  uint64_t count = 1;
+  for (const Value& d : *dims) {
+    if (!d.number_known || d.number < 0) {
+      return Malformed("joblib array header whose shape is not a tuple of integers");
+    }
+    uint64_t n = static_cast<uint64_t>(d.number);
+    if (n != 0 && count > kPySsizeMax / n) return Malformed("joblib array size overflows");
+    count *= n;
+  }
+  if (count > kPySsizeMax / static_cast<uint64_t>(item_size)) {
+    return Malformed("joblib array size overflows");
+  }
+  uint64_t size = count * static_cast<uint64_t>(item_size);
+  const Value* align = DictGet(state, "numpy_array_alignment_bytes");
+  if (align != nullptr && align->number_known) {
+    // One byte with the padding's length, then the padding.
+    if (pos_ >= data_.size()) return Malformed("joblib array padding missing");
+    uint64_t pad = 1 + p_[pos_];
+    if (size > kPySsizeMax - pad) return Malformed("joblib array size overflows");
+    size += pad;
+  }
+  // The same bytes read by a plain pickle.load (not joblib.load) are opcodes: a payload can
+  // hide there from a scanner that knows joblib. Probe them as such.
+  PickleLimits probe;
+  probe.max_bytes = 4096;
+  probe.max_opcodes = 256;
+  probe.max_pickles = 1;
+  probe.max_stack = 4096;
+  probe.max_memo = 4096;
+  ImportCounter counter;
+  uint64_t available = data_.size() - pos_;
+  PickleVm(probe).Run(data_.substr(pos_, std::min<uint64_t>({size, available, 4096})), counter);
+  if (counter.imports > 0) {
+    Anomaly(op_offset_,
+            "joblib array data that also reads as pickle opcodes importing a module (what a "
+            "plain pickle.load of this file would run)");
+  }
+  const unsigned char* s;
+  return Read(size, &s);
+}
 
 bool Machine::RunOne() {
   stopped_ = false;
@@ -712,9 +941,10 @@ bool Machine::Step() {
       if (stack_.size() <= Fence()) return Underflow();
       return Push(Value(stack_.back()));
     case kNone:
+      return PushKind(Kind::kScalar);
     case kNewTrue:
     case kNewFalse:
-      return PushKind(Kind::kScalar);
+      return PushNumber(op_ == kNewTrue ? 1 : 0);
     case kInt:
     case kLong:
     case kFloat: {
@@ -725,23 +955,35 @@ bool Machine::Step() {
       if (!digit && line != "inf" && line != "-inf" && line != "nan") {
         return Malformed("invalid literal for a numeric opcode");
       }
+      int64_t v = 0;
+      if (op_ != kFloat) {
+        std::string_view digits = line;
+        if (op_ == kLong && !digits.empty() && digits.back() == 'L') digits.remove_suffix(1);
+        if (ParseDecimal(digits, &v)) return PushNumber(v);
+      }
       return PushKind(Kind::kScalar);
     }
     case kBinInt:
       if (!Read(4, &s)) return false;
-      return PushKind(Kind::kScalar);
+      return PushNumber(static_cast<int32_t>(LoadLe(s, 4)));
     case kBinInt1:
       if (!Read(1, &s)) return false;
-      return PushKind(Kind::kScalar);
+      return PushNumber(s[0]);
     case kBinInt2:
       if (!Read(2, &s)) return false;
-      return PushKind(Kind::kScalar);
+      return PushNumber(static_cast<int64_t>(LoadLe(s, 2)));
     case kBinFloat:
       if (!Read(8, &s)) return false;
       return PushKind(Kind::kScalar);
     case kLong1: {
       if (!Read(1, &s)) return false;
-      if (!Read(s[0], &s)) return false;
+      uint8_t n = s[0];
+      if (!Read(n, &s)) return false;
+      if (n >= 1 && n <= 8) {  // two's complement, little-endian
+        uint64_t u = LoadLe(s, n);
+        if (n < 8 && (s[n - 1] & 0x80) != 0) u |= ~uint64_t{0} << (8 * n);
+        return PushNumber(static_cast<int64_t>(u));
+      }
       return PushKind(Kind::kScalar);
     }
     case kLong4: {
@@ -843,12 +1085,20 @@ bool Machine::Step() {
     case kReadOnlyBuffer:
       if (stack_.size() <= Fence()) return Underflow();
       return true;
-    case kEmptyTuple:
-      return PushKind(Kind::kTuple);
+    case kEmptyTuple: {
+      Value v;
+      v.kind = Kind::kTuple;
+      v.items = kEmptyTupleItems;
+      return Push(std::move(v));
+    }
     case kEmptyList:
       return PushKind(Kind::kList);
-    case kEmptyDict:
-      return PushKind(Kind::kDict);
+    case kEmptyDict: {
+      Value v;
+      v.kind = Kind::kDict;
+      v.items = NewItems(stack_.size(), stack_.size());
+      return Push(std::move(v));
+    }
     case kEmptySet:
       return PushKind(Kind::kSet);
     case kTuple1:
@@ -1023,7 +1273,16 @@ bool Machine::Step() {
           inst.kind != Kind::kPersistent) {
         return true;
       }
-      return Call(inst, &state, false);
+      if (!Call(inst, &state, false)) return false;
+      // joblib's unpickler reads an array's bytes from the stream right after the BUILD of
+      // its NumpyArrayWrapper: they are data, not opcodes.
+      if (inst.kind == Kind::kObject && inst.text_known && !in_nested_pickle_ &&
+          inst.Name() == "NumpyArrayWrapper" &&
+          (inst.Module() == "joblib.numpy_pickle" ||
+           inst.Module() == "sklearn.externals.joblib.numpy_pickle")) {
+        return SkipJoblibArray(state);
+      }
+      return true;
     }
     case kPersId: {
       std::string_view line;

@@ -303,6 +303,122 @@ TEST(PickleVm, BulkPayloadsAreNotCopiedAndParseInProtocol5) {
   EXPECT_EQ(r.highest_protocol, 5);
 }
 
+// joblib.dump writes each array's bytes right after its NumpyArrayWrapper's BUILD. The VM
+// reads the wrapper's state (dtype, shape, alignment) and steps over them as data.
+std::string JoblibDict(bool aligned, std::string* expected_tail = nullptr) {
+  std::string f8(6 * 8, '\x11');  // a (2, 3) float64 array
+  std::string u2(2 * 8, '\0');    // array(['ab', 'c']): two UCS-4 strings of 2
+  u2[0] = 'a';
+  u2[4] = 'b';
+  u2[8] = 'c';
+  PickleWriter w;
+  w.Proto(aligned ? 4 : 2).EmptyDict().Memoize().Mark();
+  w.Str("w").JoblibArray("f8", {2, 3}, f8, aligned);
+  w.Str("s").JoblibArray("U2", {2}, u2, aligned);
+  w.Str("e").JoblibArray("<f8", {0, 3}, "", aligned);
+  w.Str("z").JoblibArray("i8", {}, std::string(8, '\x7f'), aligned);
+  w.SetItems().Stop();
+  if (expected_tail != nullptr) *expected_tail = f8;
+  return w.str();
+}
+
+TEST(PickleVm, JoblibInlineArraysAreSteppedOverAsData) {
+  for (bool aligned : {true, false}) {
+    std::string p = JoblibDict(aligned);
+    Recorder rec;
+    PickleRunResult r = RunVm(p, &rec);
+    EXPECT_EQ(r.outcome, PickleOutcome::kComplete) << aligned << ": " << r.error;
+    EXPECT_EQ(r.pickles, 1u);
+    EXPECT_EQ(r.bytes_consumed, p.size());
+    EXPECT_TRUE(rec.Of(PickleEventKind::kAnomaly).empty());
+    EXPECT_TRUE(rec.Of(PickleEventKind::kTrailing).empty());
+    EXPECT_EQ(rec.Of(PickleEventKind::kImport).size(), 4u * 3u);  // wrapper, ndarray, dtype
+  }
+}
+
+TEST(PickleVm, JoblibArrayAfterACommittedFrameIsData) {
+  // Protocol 4: joblib commits the frame that holds the wrapper before writing the bytes.
+  PickleWriter body;
+  body.EmptyDict().Mark().Str("w");
+  PickleWriter w;
+  w.Proto(4);
+  std::string header = body.str();
+  PickleWriter arr;
+  arr.JoblibArray("f8", {1}, "", /*aligned=*/false);
+  std::string wrapper = arr.str();
+  w.Frame(header.size() + wrapper.size()).Raw(header).Raw(wrapper).Raw(std::string(8, '\x42'));
+  w.Frame(2).SetItems().Stop();
+  Recorder rec;
+  PickleRunResult r = RunVm(w.str(), &rec);
+  EXPECT_EQ(r.outcome, PickleOutcome::kComplete) << r.error;
+  EXPECT_TRUE(rec.Of(PickleEventKind::kAnomaly).empty());
+}
+
+TEST(PickleVm, JoblibArrayDataInsideAFrameIsMalformed) {
+  PickleWriter arr;
+  arr.JoblibArray("f8", {1}, std::string(8, '\x42'), /*aligned=*/false);
+  PickleWriter w;
+  w.Proto(4).Frame(arr.size() + 1).Raw(arr.str()).Stop();
+  Recorder rec;
+  PickleRunResult r = RunVm(w.str(), &rec);
+  EXPECT_EQ(r.outcome, PickleOutcome::kMalformed);
+  EXPECT_NE(r.error.find("inside a FRAME"), std::string::npos) << r.error;
+}
+
+TEST(PickleVm, JoblibObjectArrayPickleIsInterpretedToo) {
+  // An object array is stored as a whole pickle of its own; what it imports is reported.
+  PickleWriter w;
+  w.Proto(2).JoblibArray("O8", {1}, testing::OsSystemPickle(2), /*aligned=*/false).Stop();
+  Recorder rec;
+  PickleRunResult r = RunVm(w.str(), &rec);
+  EXPECT_EQ(r.outcome, PickleOutcome::kComplete) << r.error;
+  bool os_system = false;
+  for (const auto& e : rec.Of(PickleEventKind::kCall)) {
+    os_system |= e.module == "os" && e.name == "system";
+  }
+  EXPECT_TRUE(os_system);
+}
+
+TEST(PickleVm, JoblibArrayBytesThatAreOpcodesAreAnAnomaly) {
+  // A plain pickle.load would run these "array bytes"; joblib.load would not.
+  std::string payload = "cos\nsystem\n(S'id'\ntR";
+  payload.resize(24, ' ');
+  PickleWriter w;
+  w.Proto(2).JoblibArray("u1", {24}, payload, /*aligned=*/false).Stop();
+  Recorder rec;
+  PickleRunResult r = RunVm(w.str(), &rec);
+  EXPECT_EQ(r.outcome, PickleOutcome::kComplete) << r.error;
+  EXPECT_EQ(rec.Of(PickleEventKind::kAnomaly).size(), 1u);
+}
+
+TEST(PickleVm, JoblibArrayHeadersThatCannotBeReadAreNeverClean) {
+  struct Case {
+    const char* name;
+    std::string pickle;
+    PickleOutcome outcome;
+  };
+  auto one = [](std::string_view dtype, std::vector<uint32_t> shape, std::string data) {
+    PickleWriter w;
+    w.Proto(2).JoblibArray(dtype, shape, data, /*aligned=*/false).Stop();
+    return w.str();
+  };
+  PickleWriter no_state;
+  no_state.Proto(2).Global("joblib.numpy_pickle", "NumpyArrayWrapper").EmptyTuple().NewObj();
+  no_state.EmptyDict().Str("order").Str("C").SetItem().Build().Stop();
+  std::vector<Case> cases = {
+      {"truncated data", one("f8", {4}, std::string(31, '\0')), PickleOutcome::kTruncated},
+      {"overflowing shape", one("f8", {0x7fffffff, 0x7fffffff, 0x7fffffff}, ""),
+       PickleOutcome::kMalformed},
+      {"structured dtype", one("V12", {1}, std::string(12, '\0')), PickleOutcome::kMalformed},
+      {"no dtype or shape", no_state.str(), PickleOutcome::kMalformed},
+  };
+  for (const auto& c : cases) {
+    Recorder rec;
+    PickleRunResult r = RunVm(c.pickle, &rec);
+    EXPECT_EQ(r.outcome, c.outcome) << c.name << ": " << r.error;
+  }
+}
+
 TEST(PickleVm, NeverCrashesOnRandomBytes) {
   std::mt19937 rng(7);
   for (int i = 0; i < 2000; ++i) {

@@ -8,6 +8,33 @@
 #include "supply/tensorflow.h"
 
 namespace rampart::supply {
+namespace {
+
+// The legacy .lzma ("LZMA alone") header that joblib's compress="lzma" and Python's
+// lzma.FORMAT_ALONE write: properties 0x5D (lc=3, lp=0, pb=2, every common encoder's
+// default), a dictionary size of 2^n or 2^n + 2^(n-1) between 4 KiB and 1.5 GiB, an
+// uncompressed size that is unknown (all ones) or below 2^48, and a range coder whose first
+// byte is always 0. There is no magic number; together these rarely happen by chance.
+bool LooksLikeLzmaAlone(std::string_view data) {
+  if (data.size() < 14 || static_cast<unsigned char>(data[0]) != 0x5D || data[13] != 0) {
+    return false;
+  }
+  auto le = [&](size_t at, size_t n) {
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; ++i)
+      v |= uint64_t{static_cast<unsigned char>(data[at + i])} << (8 * i);
+    return v;
+  };
+  uint64_t dict = le(1, 4);
+  bool dict_ok = false;
+  for (int n = 12; n <= 30 && !dict_ok; ++n) {
+    dict_ok = dict == (uint64_t{1} << n) || dict == (uint64_t{3} << (n - 1));
+  }
+  uint64_t size = le(5, 8);
+  return dict_ok && (size == ~uint64_t{0} || size < (uint64_t{1} << 48));
+}
+
+}  // namespace
 
 std::string_view FormatName(Format f) {
   switch (f) {
@@ -67,6 +94,7 @@ Format Sniff(std::string_view data, bool strict_pickle) {
       "\xFD"
       "7zXZ\x00"sv)
     return Format::kXz;
+  if (LooksLikeLzmaAlone(data)) return Format::kXz;
   if (data.substr(0, 4) == "\x28\xB5\x2F\xFD"sv) return Format::kZstd;
   if (data.substr(0, 4) == "\x04\x22\x4D\x18"sv) return Format::kLz4;
   // "BZh" and a block size digit, then the block magic (pi) or the end-of-stream magic.

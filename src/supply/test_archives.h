@@ -12,7 +12,7 @@
 
 namespace rampart::supply::testing {
 
-enum class Filter { kNone, kXz, kBzip2, kZstd, kLz4, kGzip };
+enum class Filter { kNone, kXz, kBzip2, kZstd, kLz4, kGzip, kLzma };
 
 struct Member {
   std::string name;
@@ -43,6 +43,9 @@ inline std::string WriteArchive(const char* format, Filter filter,
       break;
     case Filter::kGzip:
       archive_write_add_filter_gzip(a);
+      break;
+    case Filter::kLzma:  // legacy .lzma ("LZMA alone"): joblib's compress="lzma"
+      archive_write_add_filter_lzma(a);
       break;
   }
   std::vector<char> buf(8 << 20);

@@ -70,7 +70,36 @@ class PickleWriter {
   PickleWriter& Appends() { return Op('e'); }
   PickleWriter& BinPersId() { return Op('Q'); }
   PickleWriter& None() { return Op('N'); }
+  PickleWriter& True() { return Op(0x88); }
+  PickleWriter& False() { return Op(0x89); }
+  PickleWriter& Int4(int32_t v) { return Op('J').Le(static_cast<uint32_t>(v), 4); }
   PickleWriter& Stop() { return Op('.'); }
+
+  // One NumPy array the way joblib.dump (numpy_pickle.py) writes it: a NumpyArrayWrapper
+  // whose state holds the shape and a numpy.dtype(spec, False, True), its BUILD, then the
+  // array's bytes. `aligned` (joblib >= 1.2 on a seekable file) adds
+  // numpy_array_alignment_bytes: 16 to the state and a padding-length byte and padding
+  // before the bytes. For an object dtype ("O8") `data` is the array's own pickle.
+  PickleWriter& JoblibArray(std::string_view dtype, const std::vector<uint32_t>& shape,
+                            std::string_view data, bool aligned = true) {
+    Global("joblib.numpy_pickle", "NumpyArrayWrapper").EmptyTuple().NewObj();
+    EmptyDict().Mark();
+    Str("subclass").Global("numpy", "ndarray");
+    Str("shape").Mark();
+    for (uint32_t d : shape) Int4(static_cast<int32_t>(d));
+    Tuple();
+    Str("order").Str("C");
+    Str("dtype").Global("numpy", "dtype").Str(dtype).False().True().Op(0x87).Reduce();
+    Mark().Int1(3).Str("<").None().None().None().Int4(-1).Int4(-1).Int1(0).Tuple().Build();
+    Str("allow_mmap").True();
+    if (aligned) Str("numpy_array_alignment_bytes").Int1(16);
+    SetItems().Build();
+    if (aligned) {
+      size_t pad = 16 - (out_.size() + 1) % 16;
+      Le(pad, 1).Raw(std::string(pad, '\xff'));
+    }
+    return Raw(data);
+  }
 
   const std::string& str() const { return out_; }
   size_t size() const { return out_.size(); }
