@@ -23,6 +23,7 @@
 #include "config/config.h"
 #include "pipeline/exchange.h"
 #include "server/generation.h"
+#include "server/log_writer.h"
 #include "server/request_body.h"
 #include "server/sse.h"
 #include "state/store.h"
@@ -59,12 +60,9 @@ std::string NewRequestId() {
 
 std::string JsonEscape(std::string_view s) { return json::serialize(json::string(s)); }
 
-// One JSON line on stderr; a single write() so lines from threads do not interleave.
-void LogLine(std::string line) {
-  line += '\n';
-  ssize_t rc = ::write(2, line.data(), line.size());
-  (void)rc;
-}
+// One JSON line on stderr, written by the log's own thread (see log_writer.h): a blocked
+// stderr drops lines (counted) instead of stalling the event loop.
+void LogLine(std::string_view line) { ProcessLog().Write(line); }
 
 void LogEvent(std::string_view level, std::string_view event, std::string_view detail = "") {
   std::string line =
@@ -387,7 +385,8 @@ asio::awaitable<bool> Server::Impl::HandleExchange(beast::tcp_stream& stream,
   rec.method = ex.method;
   rec.path = ex.path;
   rec.request_bytes = req.body().size();
-  if (!req.body().empty()) rec.request_sha256 = ToHex(Sha256(req.body()));
+  // Body hashes are for the audit record only.
+  if (options.sink && !req.body().empty()) rec.request_sha256 = ToHex(Sha256(req.body()));
   c.keep_alive = req.keep_alive();
   const unsigned version = req.version();
 
@@ -421,7 +420,7 @@ asio::awaitable<bool> Server::Impl::HandleExchange(beast::tcp_stream& stream,
   auto finish = [&](http::response<http::string_body>& res) -> asio::awaitable<bool> {
     rec.status = static_cast<int>(res.result_int());
     rec.response_bytes = res.body().size();
-    if (!res.body().empty()) rec.response_sha256 = ToHex(Sha256(res.body()));
+    if (options.sink && !res.body().empty()) rec.response_sha256 = ToHex(Sha256(res.body()));
     close_record();
     if (!co_await AwaitDurable(rec) && rec.reason != kAuditUnavailable) {
       LogEvent(
@@ -928,6 +927,11 @@ http::response<http::string_body> Server::Impl::Admin(const http::request<http::
   }
   if (path == "/metrics") {
     std::string body = metrics.RenderPrometheus();
+    StrAppend(&body,
+              "# HELP rampart_log_lines_dropped_total Log lines dropped because standard error "
+              "was not keeping up\n# TYPE rampart_log_lines_dropped_total counter\n"
+              "rampart_log_lines_dropped_total ",
+              ProcessLog().dropped(), "\n");
     body += options.sink ? options.sink->MetricsText()
                          : "# HELP rampart_audit_enabled 1 when exchanges are audited\n"
                            "# TYPE rampart_audit_enabled gauge\nrampart_audit_enabled 0\n";
@@ -1151,6 +1155,7 @@ void Server::Wait() {
   // Callbacks of records still queued post to the workers' io_contexts: let them run while
   // those still exist.
   if (impl_->options.sink) impl_->options.sink->Flush();
+  ProcessLog().Flush(2'000);
 }
 
 }  // namespace rampart::server
