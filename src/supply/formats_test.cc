@@ -200,6 +200,28 @@ TEST(Keras, Hdf5ModelConfigIsFound) {
   ASSERT_NE(f, nullptr) << Ids(r);
   EXPECT_EQ(f->offset, 8u + 300 + 12 + 5);
   EXPECT_EQ(FindKerasConfigs(h5).size(), 1u);
+  size_t unreadable = 0;
+  FindKerasConfigs(h5, 16, &unreadable);
+  EXPECT_EQ(unreadable, 1u);
+  EXPECT_FALSE(r.complete()) << "the broken config start must not pass as clean";
+}
+
+// A config split by the HDF5 layout (dense attribute storage puts big attributes in heap
+// blocks) cannot be read whole: the file is not called clean. A whole benign one is.
+TEST(Keras, Hdf5ConfigThatCannotBeReadWholeIsNotClean) {
+  const std::string head = std::string("\x89HDF\r\n\x1a\n", 8) + std::string(100, '\0');
+  const std::string config =
+      R"({"class_name": "Sequential", "config": {"layers": [{"class_name": "Dense"}]}})";
+  ScanReport whole = ModelScanner().Scan(head + "model_config" + config + std::string(32, '\0'));
+  EXPECT_TRUE(whole.complete());
+  EXPECT_TRUE(whole.findings.empty()) << Ids(whole);
+  std::string split = head + "model_config" + config.substr(0, 40) + std::string(64, '\0') +
+                      config.substr(40) + std::string(32, '\0');
+  ScanReport r = ModelScanner().Scan(split);
+  EXPECT_FALSE(r.complete());
+  // No config start at all, but the attribute name is there.
+  ScanReport nameless = ModelScanner().Scan(head + "model_config" + std::string(64, '\1'));
+  EXPECT_FALSE(nameless.complete());
 }
 
 }  // namespace

@@ -104,8 +104,10 @@ bool LooksLikeHdf5(std::string_view data) {
   return data.substr(0, 8) == std::string_view("\x89HDF\r\n\x1a\n", 8);
 }
 
-std::vector<std::string_view> FindKerasConfigs(std::string_view data, size_t max) {
+std::vector<std::string_view> FindKerasConfigs(std::string_view data, size_t max,
+                                               size_t* unreadable) {
   std::vector<std::string_view> out;
+  if (unreadable != nullptr) *unreadable = 0;
   constexpr std::string_view kStart = "{\"class_name\":";
   boost::json::parse_options opts;
   opts.max_depth = kMaxDepth;
@@ -121,6 +123,7 @@ std::vector<std::string_view> FindKerasConfigs(std::string_view data, size_t max
       out.push_back(data.substr(at, used));
       at = data.find(kStart, at + used);
     } else {
+      if (unreadable != nullptr) ++*unreadable;
       at = data.find(kStart, at + 1);
     }
   }

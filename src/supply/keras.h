@@ -25,7 +25,10 @@ bool LooksLikeHdf5(std::string_view data);
 
 // The Keras model configurations stored in an HDF5 file: JSON objects that start with
 // {"class_name": (how Keras writes `model_config`), found by a bounded scan of the bytes
-// rather than by walking the HDF5 structure. At most `max` are returned.
-std::vector<std::string_view> FindKerasConfigs(std::string_view data, size_t max = 16);
+// rather than by walking the HDF5 structure. At most `max` are returned. `unreadable`, when
+// given, receives the number of such starts that did not parse as JSON (a config split by
+// the HDF5 layout, or cut short): the caller must not call the file clean then.
+std::vector<std::string_view> FindKerasConfigs(std::string_view data, size_t max = 16,
+                                               size_t* unreadable = nullptr);
 
 }  // namespace rampart::supply

@@ -276,13 +276,23 @@ void ScanSession::ScanAny(std::string_view data, const std::string& location, ui
     case Format::kSavedModel:
       AddChecked(CheckSavedModel(data), location);
       return;
-    case Format::kHdf5:
-      for (std::string_view config : FindKerasConfigs(data)) {
+    case Format::kHdf5: {
+      size_t unreadable = 0;
+      std::vector<std::string_view> configs = FindKerasConfigs(data, 16, &unreadable);
+      for (std::string_view config : configs) {
         CheckResult r = CheckKerasConfig(config);
         for (ModelFinding& finding : r.findings) finding.offset = config.data() - data.data();
         AddChecked(std::move(r), location);
       }
+      // HDF5 is not walked: a config we could not read whole (dense attribute storage can
+      // split a large one) may hold what the checks look for.
+      if (unreadable > 0 || (configs.empty() && data.find("model_config") != data.npos)) {
+        Incomplete(StrCat(Join(location, "hdf5"),
+                          ": a Keras model config is present but could not be read whole (",
+                          unreadable, " unparsable)"));
+      }
       return;
+    }
     case Format::kEmpty:
     case Format::kUnknown:
       return;
