@@ -10,6 +10,7 @@
 #include "common/crypto.h"
 #include "common/file.h"
 #include "common/strings.h"
+#include "detectors/leetspeak.h"
 
 namespace rampart::detectors {
 namespace {
@@ -34,28 +35,10 @@ inline bool IsSpace(unsigned char c) {
   return c == ' ' || c == '\n' || c == '\t' || c == '\r' || c == '\f' || c == '\v';
 }
 
-// Leetspeak letters, applied only inside tokens that also contain a real letter.
+// Leetspeak letters (leetspeak.h), applied only inside tokens that also contain a real
+// letter; ASCII upper case folded to lower.
 inline char Unleet(unsigned char c) {
-  switch (c) {
-    case '0':
-      return 'o';
-    case '1':
-      return 'i';
-    case '3':
-      return 'e';
-    case '4':
-      return 'a';
-    case '5':
-      return 's';
-    case '7':
-      return 't';
-    case '@':
-      return 'a';
-    case '$':
-      return 's';
-    default:
-      return static_cast<char>(c >= 'A' && c <= 'Z' ? c | 0x20 : c);
-  }
+  return static_cast<char>(c >= 'A' && c <= 'Z' ? c | 0x20 : UnleetChar(c));
 }
 
 constexpr float kCategoryMinScore = 0.01f;

@@ -9,28 +9,6 @@ bool IsLeet(unsigned char c) {
          c == '$';
 }
 bool IsWordChar(unsigned char c) { return IsAlpha(c) || (c >= '0' && c <= '9') || IsLeet(c); }
-char Fold(unsigned char c) {
-  switch (c) {
-    case '0':
-      return 'o';
-    case '1':
-      return 'i';
-    case '3':
-      return 'e';
-    case '4':
-      return 'a';
-    case '5':
-      return 's';
-    case '7':
-      return 't';
-    case '@':
-      return 'a';
-    case '$':
-      return 's';
-    default:
-      return static_cast<char>(c);
-  }
-}
 
 // Calls fn(begin, end, has_alpha, has_leet, all_leet) for every word.
 template <typename Fn>
@@ -71,7 +49,7 @@ void FoldLeetspeak(std::string_view text, std::string& out) {
   out.assign(text.data(), text.size());
   ForEachWord(text, [&](size_t b, size_t e, bool alpha, bool, bool all_leet) {
     if (!alpha && !(all_leet && e - b <= 2)) return;
-    for (size_t k = b; k < e; ++k) out[k] = Fold(static_cast<unsigned char>(text[k]));
+    for (size_t k = b; k < e; ++k) out[k] = UnleetChar(static_cast<unsigned char>(text[k]));
   });
 }
 

@@ -10,6 +10,31 @@
 
 namespace rampart::detectors {
 
+// The letter a leet digit or symbol stands for (0->o 1->i 3->e 4->a 5->s 7->t @->a $->s);
+// any other byte unchanged.
+inline char UnleetChar(unsigned char c) {
+  switch (c) {
+    case '0':
+      return 'o';
+    case '1':
+      return 'i';
+    case '3':
+      return 'e';
+    case '4':
+      return 'a';
+    case '5':
+      return 's';
+    case '7':
+      return 't';
+    case '@':
+      return 'a';
+    case '$':
+      return 's';
+    default:
+      return static_cast<char>(c);
+  }
+}
+
 // True when at least 3 words, and at least a fifth of the words that contain a letter, mix
 // letters with leet digits or symbols (0 1 3 4 5 7 @ $).
 bool LooksLikeLeetspeak(std::string_view text);

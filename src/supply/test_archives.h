@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "supply/test_pickles.h"
+
 namespace rampart::supply::testing {
 
 enum class Filter { kNone, kXz, kBzip2, kZstd, kLz4, kGzip, kLzma };
@@ -74,27 +76,8 @@ inline std::string WriteArchive(const char* format, Filter filter,
 }
 
 // A zlib stream (joblib's zlib compression) and a gzip file of `data`.
-inline std::string Zlib(const std::string& data) {
-  uLongf n = compressBound(data.size());
-  std::string out(n, '\0');
-  compress2(reinterpret_cast<Bytef*>(out.data()), &n, reinterpret_cast<const Bytef*>(data.data()),
-            data.size(), 6);
-  out.resize(n);
-  return out;
-}
+inline std::string Zlib(const std::string& data) { return Deflate(data, MAX_WBITS, 6); }
 
-inline std::string Gzip(const std::string& data) {
-  z_stream zs{};
-  deflateInit2(&zs, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY);
-  std::string out(deflateBound(&zs, static_cast<uLong>(data.size())) + 32, '\0');
-  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-  zs.avail_in = static_cast<uInt>(data.size());
-  zs.next_out = reinterpret_cast<Bytef*>(out.data());
-  zs.avail_out = static_cast<uInt>(out.size());
-  deflate(&zs, Z_FINISH);
-  out.resize(zs.total_out);
-  deflateEnd(&zs);
-  return out;
-}
+inline std::string Gzip(const std::string& data) { return Deflate(data, 16 + MAX_WBITS, 6); }
 
 }  // namespace rampart::supply::testing

@@ -121,10 +121,12 @@ inline uint32_t Crc32(std::string_view s) {
       crc32(0L, reinterpret_cast<const Bytef*>(s.data()), static_cast<uInt>(s.size())));
 }
 
-inline std::string RawDeflate(std::string_view s) {
+// `s` deflated with zlib's window_bits convention: -15 raw deflate (ZIP entries), 15 zlib,
+// 16 + 15 gzip.
+inline std::string Deflate(std::string_view s, int window_bits, int level = 9) {
   z_stream zs{};
-  deflateInit2(&zs, 9, Z_DEFLATED, -MAX_WBITS, 9, Z_DEFAULT_STRATEGY);
-  std::string out(deflateBound(&zs, static_cast<uLong>(s.size())) + 16, '\0');
+  deflateInit2(&zs, level, Z_DEFLATED, window_bits, 9, Z_DEFAULT_STRATEGY);
+  std::string out(deflateBound(&zs, static_cast<uLong>(s.size())) + 32, '\0');
   zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(s.data()));
   zs.avail_in = static_cast<uInt>(s.size());
   zs.next_out = reinterpret_cast<Bytef*>(out.data());
@@ -134,6 +136,8 @@ inline std::string RawDeflate(std::string_view s) {
   deflateEnd(&zs);
   return out;
 }
+
+inline std::string RawDeflate(std::string_view s) { return Deflate(s, -MAX_WBITS); }
 
 // Builds a ZIP archive; each entry may lie in its local header (name, CRC).
 class ZipWriter {
