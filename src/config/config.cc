@@ -133,6 +133,7 @@ absl::Status ParseStores(const boost::json::value& v, const std::string& dir, St
     c.on_full = on_full == "block" ? AuditOnFull::kBlock : AuditOnFull::kRefuse;
     c.durability = durability == "full" ? AuditDurability::kFull : AuditDurability::kNormal;
     RETURN_IF_ERROR(a->Uint("block_timeout_ms", &c.block_timeout_ms, 1, 60'000));
+    RETURN_IF_ERROR(a->Bool("redacted_payloads", &c.redacted_payloads));
     RETURN_IF_ERROR(a->Finish());
     for (std::string* f : {&c.path, &c.key_file}) {
       std::filesystem::path p(*f);
@@ -422,7 +423,8 @@ boost::json::value RedactedJson(const Config& c) {
                       {"queue_capacity", a.queue_capacity},
                       {"on_full", a.on_full == AuditOnFull::kBlock ? "block" : "refuse"},
                       {"block_timeout_ms", a.block_timeout_ms},
-                      {"durability", a.durability == AuditDurability::kFull ? "full" : "normal"}}}};
+                      {"durability", a.durability == AuditDurability::kFull ? "full" : "normal"},
+                      {"redacted_payloads", a.redacted_payloads}}}};
   }
   json::array ps;
   for (const auto& p : c.principals) {

@@ -108,6 +108,9 @@ struct AuditStoreConfig {
   AuditOnFull on_full = AuditOnFull::kRefuse;             // Default: refuse (503 audit.unavailable)
   uint64_t block_timeout_ms = 100;                        // Default: 100 ms (on_full: block only)
   AuditDurability durability = AuditDurability::kNormal;  // Default: normal
+  // Default: false. true: records also hold the texts the stages inspected, as they left them
+  // (redacted), never the operator's system prompt or a blocked text.
+  bool redacted_payloads = false;
 };
 
 struct StoresConfig {

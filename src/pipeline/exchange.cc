@@ -117,4 +117,38 @@ std::vector<TextRef> ResponseTexts(Exchange& ex) {
   return out;
 }
 
+std::string AuditTexts(const std::vector<std::pair<std::string, std::string_view>>& texts,
+                       size_t max_text_bytes) {
+  json::array out;
+  size_t left = max_text_bytes;
+  uint64_t omitted = 0;
+  for (const auto& [at, text] : texts) {
+    if (left == 0) {
+      ++omitted;
+      continue;
+    }
+    json::object o{{"at", at}};
+    if (text.size() <= left) {
+      o["text"] = text;
+      left -= text.size();
+    } else {
+      size_t cut = left;
+      while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
+      o["text"] = text.substr(0, cut);
+      o["truncated"] = true;
+      left = 0;
+    }
+    out.push_back(std::move(o));
+  }
+  if (omitted > 0) out.push_back(json::object{{"omitted", omitted}});
+  return json::serialize(out);
+}
+
+std::string AuditTexts(const std::vector<TextRef>& texts, size_t max_text_bytes) {
+  std::vector<std::pair<std::string, std::string_view>> pairs;
+  pairs.reserve(texts.size());
+  for (const TextRef& t : texts) pairs.emplace_back(t.pointer, std::string_view(*t.text));
+  return AuditTexts(pairs, max_text_bytes);
+}
+
 }  // namespace rampart::pipeline

@@ -10,6 +10,8 @@
 #include <boost/json/value.hpp>
 #include <cstdint>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "config/config.h"
@@ -53,5 +55,15 @@ std::vector<TextRef> RequestTexts(Exchange& ex);
 // Texts of a non-streamed response: openai choices[].message.content and choices[].text;
 // json: the route's response_fields.
 std::vector<TextRef> ResponseTexts(Exchange& ex);
+
+// Texts for an audit record's redacted_prompt / redacted_response: a JSON array of
+// {"at": <JSON Pointer>, "text": <text>} in order, at most `max_text_bytes` of text in all (a
+// text cut short, at a UTF-8 boundary, gets "truncated": true; texts past the bound are
+// counted in a last {"omitted": N}).
+inline constexpr size_t kMaxAuditTextBytes = 64 * 1024;
+std::string AuditTexts(const std::vector<std::pair<std::string, std::string_view>>& texts,
+                       size_t max_text_bytes = kMaxAuditTextBytes);
+std::string AuditTexts(const std::vector<TextRef>& texts,
+                       size_t max_text_bytes = kMaxAuditTextBytes);
 
 }  // namespace rampart::pipeline

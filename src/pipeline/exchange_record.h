@@ -3,7 +3,8 @@
 // The server fills one record per client request (also for requests refused before any
 // stage ran) and hands it to the configured ExchangeSink, if any, when the exchange ends.
 // A record carries ids, verdicts, findings (spans, never matched text), sizes and SHA-256
-// digests of the bodies, never payloads or keys, so it can be stored and shipped as is.
+// digests of the bodies, never keys, and payloads only when the operator asks for them
+// (stores.audit.redacted_payloads), redacted as the stages left them.
 //
 // Thread safety: ExchangeSink::Record() is called concurrently from every server thread; it
 // must not block for long (queue and write on its own thread).
@@ -11,6 +12,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -49,6 +51,11 @@ struct ExchangeRecord {
   std::string response_sha256;  // hex digest of the body as sent to the client (non-streamed)
   std::vector<StageRecord> stages;
   std::vector<Finding> findings;  // Finding::field says request or response and where
+  // Only with stores.audit.redacted_payloads: the texts the stages inspect, as they left
+  // them (redacted), in AuditTexts() form. Never the operator's system prompt, never a text
+  // that was blocked.
+  std::optional<std::string> redacted_prompt;
+  std::optional<std::string> redacted_response;
 };
 
 class ExchangeSink {

@@ -30,6 +30,8 @@ audit::Record ToAuditRecord(const pipeline::ExchangeRecord& r) {
   a.response_bytes = r.response_bytes;
   a.request_sha256 = r.request_sha256;
   a.response_sha256 = r.response_sha256;
+  a.redacted_prompt = r.redacted_prompt;
+  a.redacted_response = r.redacted_response;
   return a;
 }
 

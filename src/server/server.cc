@@ -486,6 +486,10 @@ asio::awaitable<bool> Server::Impl::HandleExchange(beast::tcp_stream& stream,
   auto run = route->pipeline->Start();
   pipeline::Decision d = run->OnRequest(ex);
   if (d.blocked()) co_return co_await refuse(d.http_status, d.reason, d.message, d.retry_after_s);
+  // stores.audit.redacted_payloads: the texts as the stages passed them on (never blocked ones).
+  const bool record_payloads =
+      options.sink != nullptr && gen->config().stores.audit.redacted_payloads;
+  if (record_payloads) rec.redacted_prompt = pipeline::AuditTexts(pipeline::RequestTexts(ex));
 
   // Upstream request: the client's headers minus hop-by-hop ones and its credentials.
   const config::UpstreamConfig& up = *route->upstream;
@@ -623,6 +627,13 @@ asio::awaitable<bool> Server::Impl::HandleExchange(beast::tcp_stream& stream,
     std::map<int64_t, std::unique_ptr<pipeline::Pipeline::Run>> runs;
     std::map<int64_t, bool> uses_text;  // completions stream "text", chat "delta.content"
     std::map<int64_t, bool> finished;
+    std::map<int64_t, std::string> sent_text;  // redacted_payloads: what each choice sent
+    size_t sent_text_bytes = 0;
+    auto keep_sent = [&](int64_t index, std::string_view piece) {
+      if (!record_payloads || sent_text_bytes > pipeline::kMaxAuditTextBytes) return;
+      sent_text[index] += piece;  // AuditTexts() cuts at the bound
+      sent_text_bytes += piece.size();
+    };
     runs[0] = std::move(run);
     json::object last_template;
     bool done = false, ended = false, upstream_clean = false;
@@ -644,6 +655,7 @@ asio::awaitable<bool> Server::Impl::HandleExchange(beast::tcp_stream& stream,
         pipeline::Decision fd = r->OnResponseText(ex, tail, true);
         if (fd.blocked()) return error_event(fd.http_status, fd.reason, fd.message);
         if (tail.empty()) continue;
+        keep_sent(index, tail);
         json::object ev = last_template;
         json::object choice{{"index", index}, {"finish_reason", nullptr}};
         if (uses_text[index]) {
@@ -713,6 +725,7 @@ asio::awaitable<bool> Server::Impl::HandleExchange(beast::tcp_stream& stream,
             return "";
           }
           if (last) finished[index] = true;
+          keep_sent(index, piece);
           if (content != nullptr) {
             *content = piece;
           } else if (!piece.empty()) {
@@ -795,6 +808,14 @@ asio::awaitable<bool> Server::Impl::HandleExchange(beast::tcp_stream& stream,
     if (upstream_clean && done && rp.is_done() && rp.keep_alive()) {
       w.pool.Give(pool_key, std::move(conn), up.max_idle_connections);
     }
+    if (record_payloads) {
+      std::vector<std::pair<std::string, std::string_view>> texts;
+      for (const auto& [index, text] : sent_text) {
+        texts.emplace_back(
+            StrCat("/choices/", index, uses_text[index] ? "/text" : "/delta/content"), text);
+      }
+      rec.redacted_response = pipeline::AuditTexts(texts);
+    }
     close_record();
     // The terminating chunk is the client's proof of a complete stream: it goes out only once
     // the record is durable; otherwise the connection is closed mid-stream.
@@ -851,6 +872,9 @@ asio::awaitable<bool> Server::Impl::HandleExchange(beast::tcp_stream& stream,
     ex.response = std::move(body);
     pipeline::Decision od = run->OnResponse(ex);
     if (od.blocked()) co_return co_await refuse(od.http_status, od.reason, od.message);
+    if (record_payloads) {
+      rec.redacted_response = pipeline::AuditTexts(pipeline::ResponseTexts(ex));
+    }
     body = std::move(ex.response);
   } else {
     upstream_error("status");
