@@ -103,7 +103,13 @@ class ExfilLinks : public pipeline::Stage {
     text.clear();
     pipeline::Decision out;
     if (pending_.empty()) return out;
-    std::vector<detectors::ExfilLink> links = f_.finder_.Find(pending_);
+    // Released in batches of at least half a window, so each byte is searched a few times,
+    // not once per piece; nothing is sent before it is released, so a block loses nothing.
+    const size_t batch = std::max<uint64_t>(16, o.stream_window / 2);
+    if (!last && pending_.size() < o.stream_window + batch) return out;
+    // Every construct the finder reads has a ']' (Markdown) or a '<' (HTML).
+    std::vector<detectors::ExfilLink> links;
+    if (pending_.find_first_of("]<") != std::string::npos) links = f_.finder_.Find(pending_);
     if (o.block && !links.empty()) {
       RecordFindings(LinkFindings(links), "response", StrCat("/stream@", released_bytes_), ex,
                      f_.metrics_);
@@ -151,8 +157,13 @@ class ExfilLinks : public pipeline::Stage {
                          "Streamed constructs released escaped after max_hold bytes");
       }
     }
+    // Every link of the head is one of `links` that starts before the cut (a prefix holds no
+    // construct the whole text lacks), so without those the head needs no second search.
+    const bool has_links =
+        std::any_of(links.begin(), links.end(), [&](const auto& l) { return l.begin < release; });
     std::vector<detectors::ExfilLink> removed;
-    std::string cleaned = f_.finder_.Remove(head, &removed);
+    std::string cleaned;
+    if (has_links || escape_at != std::string::npos) cleaned = f_.finder_.Remove(head, &removed);
     if (!removed.empty()) {
       RecordFindings(LinkFindings(removed), "response", StrCat("/stream@", released_bytes_), ex,
                      f_.metrics_);

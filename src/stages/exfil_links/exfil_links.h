@@ -13,8 +13,9 @@
 // Streams: text is held back until no construct can still be open across pieces — the last
 // `stream_window` bytes, any Markdown bracket on the unfinished last line whose link is not
 // complete yet, an HTML tag without its '>' — so a link split across SSE events is judged
-// whole. A construct still open after `max_hold` bytes is released with its opening character
-// escaped ("\[" or "&lt;"), so it can no longer render as a link or tag.
+// whole. Text is released in batches of at least half a window. A construct still open after
+// `max_hold` bytes is released with every '[' and '<' from its start escaped ("\[", "&lt;"),
+// so it can no longer pair with what follows into a link or tag.
 //
 //   config:
 //     allow_domains: [example.com]  # a domain also allows its subdomains. Default: none
