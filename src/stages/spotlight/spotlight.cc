@@ -174,7 +174,8 @@ absl::StatusOr<std::unique_ptr<pipeline::StageFactory>> BuildSpotlight(
     return config::FieldError(r->Path("marker"), "must be 1-8 bytes without whitespace");
   }
   auto mode = detectors::ParseSpotlightMode(method);
-  if (!mode.ok()) return config::FieldError(r->Path("method"), std::string(mode.status().message()));
+  if (!mode.ok())
+    return config::FieldError(r->Path("method"), std::string(mode.status().message()));
   opts.mode = *mode;
   std::shared_ptr<const detectors::Scanner> scanner;
   if (opts.scan) {
