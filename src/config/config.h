@@ -62,6 +62,8 @@ struct UpstreamConfig {
   uint64_t first_byte_timeout_ms = 60'000;  // Default: 60 s to the response head
   uint64_t idle_timeout_ms = 30'000;        // Default: 30 s between bytes of the response
   uint64_t max_idle_connections = 32;       // Default: 32 kept-alive per thread
+  // A third-party provider: the data_exposure stage refuses or redacts what may not leave.
+  bool external = false;  // Default: false
 };
 
 struct Principal {

@@ -43,6 +43,7 @@ TEST(ConfigTest, ParsesMinimalConfigWithDefaults) {
   EXPECT_EQ(cfg.routes[0].stages[1].path, "routes[0].stages[1]");
   EXPECT_DOUBLE_EQ(cfg.routes[0].stages[1].config.at("threshold").as_double(), 0.5);
   EXPECT_EQ(cfg.upstreams[0].endpoint.port, 9999);
+  EXPECT_FALSE(cfg.upstreams[0].external);
 }
 
 struct BadCase {
@@ -196,6 +197,20 @@ TEST(ConfigTest, AuditStoreErrorsNameTheField) {
               HasSubstr("stores.audit.queue_capacity"));
   EXPECT_THAT(parse("{path: p, key_file: k, colour: red}"), HasSubstr("stores.audit.colour"));
   EXPECT_EQ(parse("{enabled: false}"), "ok");
+}
+
+TEST(ConfigTest, UpstreamExternalFlag) {
+  auto parse = [](const std::string& upstream) {
+    return ParseConfig(
+        "upstreams: [" + upstream + "]\nroutes: [{name: a, path: /v1, upstream: u}]\n", "t");
+  };
+  auto c = parse("{name: u, url: 'http://h:1', external: true}");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_TRUE((*c)->upstreams[0].external);
+  EXPECT_EQ(RedactedJson(**c).at_pointer("/upstreams/0/external"), true);
+  auto bad = parse("{name: u, url: 'http://h:1', external: 'yes'}");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(std::string(bad.status().message()), HasSubstr("upstreams[0].external"));
 }
 
 }  // namespace

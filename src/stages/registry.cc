@@ -1,10 +1,14 @@
 #include "stages/registry.h"
 
 #include "stages/auth/auth.h"
+#include "stages/data_exposure/data_exposure.h"
+#include "stages/exfil_links/exfil_links.h"
 #include "stages/input_scan/input_scan.h"
 #include "stages/output_scan/output_scan.h"
 #include "stages/rate_limit/rate_limit.h"
+#include "stages/role_isolation/role_isolation.h"
 #include "stages/schema/schema.h"
+#include "stages/spotlight/spotlight.h"
 
 namespace rampart::stages {
 
@@ -16,6 +20,10 @@ constexpr pipeline::StageRegistration kTable[] = {
     {"schema", &BuildSchema},
     {"input_scan", &BuildInputScan},
     {"output_scan", &BuildOutputScan},
+    {"role_isolation", &BuildRoleIsolation},
+    {"spotlight", &BuildSpotlight},
+    {"exfil_links", &BuildExfilLinks},
+    {"data_exposure", &BuildDataExposure},
 };
 }  // namespace
 
