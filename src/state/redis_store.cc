@@ -284,14 +284,20 @@ struct RedisStore::Impl {
     return c;
   }
 
+  struct Lease {
+    Context c;
+    uint64_t epoch = 0;
+    bool reused = false;  // came from the idle pool (the server may have closed it since)
+  };
+
   // An idle connection, or a new one when the backoff allows.
-  absl::StatusOr<std::pair<Context, uint64_t>> Acquire() {
+  absl::StatusOr<Lease> Acquire() {
     {
       std::lock_guard<std::mutex> lock(mu);
       if (!idle.empty()) {
         Context c = std::move(idle.back());
         idle.pop_back();
-        return std::make_pair(std::move(c), epoch);
+        return Lease{std::move(c), epoch, true};
       }
       if (failures > 0) {
         auto now = SteadyClock::now();
@@ -317,34 +323,55 @@ struct RedisStore::Impl {
     std::lock_guard<std::mutex> lock(mu);
     connecting = false;
     failures = 0;
-    return std::make_pair(std::move(*c), epoch);
+    return Lease{std::move(*c), epoch, false};
   }
 
-  void Release(Context c, uint64_t from_epoch) {
+  void Release(Lease lease) {
     std::lock_guard<std::mutex> lock(mu);
-    if (from_epoch == epoch && idle.size() < o.max_idle_connections) idle.push_back(std::move(c));
+    if (lease.epoch == epoch && idle.size() < o.max_idle_connections) {
+      idle.push_back(std::move(lease.c));
+    }
+  }
+
+  // Drops the idle connections (they are probably as stale as one that just failed).
+  void DropIdle() {
+    std::vector<Context> dropped;
+    std::lock_guard<std::mutex> lock(mu);
+    ++epoch;
+    dropped.swap(idle);
   }
 
   // Runs one command built by `send` on a pooled connection. A reply of NULL (I/O error,
-  // timeout) closes the connection and marks the server down.
+  // timeout) closes the connection and marks the server down, except that a pooled
+  // connection the server closed while idle (EOF or reset, not a timeout) is replaced by a
+  // new one once. The retried command may then run twice (a bucket script takes twice: the
+  // rate limit errs on the strict side).
   template <typename Send>
   absl::StatusOr<Reply> Command(Send send) {
-    auto conn = Acquire();
-    if (!conn.ok()) return conn.status();
-    auto& [c, from_epoch] = *conn;
-    Reply r(static_cast<redisReply*>(send(c.get())));
-    int saved_errno = errno;
-    if (r == nullptr || c->err != 0) {
-      std::string msg = StrCat("command failed: ", c->errstr[0] != '\0' ? c->errstr : "no reply");
-      if (c->err == REDIS_ERR_IO && (saved_errno == EAGAIN || saved_errno == EWOULDBLOCK)) {
-        msg = StrCat("command timed out after ", o.command_timeout_ms, " ms");
+    for (int attempt = 0;; ++attempt) {
+      auto lease = Acquire();
+      if (!lease.ok()) return lease.status();
+      redisContext* c = lease->c.get();
+      Reply r(static_cast<redisReply*>(send(c)));
+      int saved_errno = errno;
+      if (r != nullptr && c->err == 0) {
+        Release(std::move(*lease));
+        return r;
       }
-      c.reset();
+      bool timed_out =
+          c->err == REDIS_ERR_IO && (saved_errno == EAGAIN || saved_errno == EWOULDBLOCK);
+      std::string msg =
+          timed_out ? StrCat("command timed out after ", o.command_timeout_ms, " ms")
+                    : StrCat("command failed: ", c->errstr[0] != '\0' ? c->errstr : "no reply");
+      bool retry = attempt == 0 && lease->reused && !timed_out;
+      lease->c.reset();
+      if (retry) {
+        DropIdle();
+        continue;
+      }
       MarkDown(msg);
       return Fail(msg);
     }
-    Release(std::move(c), from_epoch);
-    return r;
   }
 };
 

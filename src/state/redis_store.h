@@ -8,9 +8,10 @@
 // `<prefix><key>` (default prefix "rampart:").
 //
 // Connections: blocking hiredis contexts in a small pool; a caller takes an idle one or opens
-// a new one (connect timeout), runs its command (command timeout) and gives it back. A
-// failed connection is dropped together with the idle ones; new connections are then tried
-// no sooner than an exponential backoff (50 ms doubling to 2 s) allows, and in between Take
+// a new one (connect timeout), runs its command (command timeout) and gives it back. A pooled
+// connection the server closed while idle is replaced once, transparently. Any other failed
+// connection is dropped together with the idle ones; new connections are then tried no
+// sooner than an exponential backoff (50 ms doubling to 2 s) allows, and in between Take
 // fails fast. Every failure is an error Status (the pipeline runner's on_error policy decides
 // what the request gets) and is counted in the optional error counter.
 //

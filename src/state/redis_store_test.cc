@@ -239,6 +239,22 @@ TEST_F(RedisStoreTest, RestartIsReportedThenRecovers) {
   EXPECT_TRUE(store.Check().ok());
 }
 
+TEST_F(RedisStoreTest, PooledConnectionClosedByTheServerIsReplaced) {
+  RedisStore store(Options());
+  ASSERT_TRUE(store.Take("k", 100, 1, 1).ok());  // leaves one idle connection in the pool
+  redisContext* c = server_.Connect();
+  auto* r = static_cast<redisReply*>(redisCommand(c, "CLIENT KILL TYPE normal SKIPME yes"));
+  ASSERT_NE(r, nullptr);
+  EXPECT_EQ(r->type, REDIS_REPLY_INTEGER);
+  EXPECT_GE(r->integer, 1);  // the store's pooled connection
+  freeReplyObject(r);
+  redisFree(c);
+  auto t = store.Take("k", 100, 1, 1);
+  ASSERT_TRUE(t.ok()) << t.status();
+  EXPECT_TRUE(t->allowed);
+  EXPECT_EQ(errors_.load(), 0u);
+}
+
 TEST_F(RedisStoreTest, UnreachableServerIsAnError) {
   server_.Kill();
   RedisStore store(Options());
