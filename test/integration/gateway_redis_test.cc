@@ -224,7 +224,7 @@ TEST_F(GatewayRedisTest, RedisDownFollowsOnErrorThenRecovers) {
   }
 }
 
-TEST_F(GatewayRedisTest, StartsWithRedisDownButIsNotReady) {
+TEST_F(GatewayRedisTest, StartsWithRedisDownButIsNotReadyAndReloadKeepsTheStore) {
   std::string config = (dir_ / "down.yaml").string();
   std::ofstream(config) << ConfigYaml(mock_port_, "redis://127.0.0.1:1");
   Gateway g;
@@ -233,6 +233,20 @@ TEST_F(GatewayRedisTest, StartsWithRedisDownButIsNotReady) {
   EXPECT_TRUE(Reached(Post(g, "/open/v1", "key-alice")));
   EXPECT_EQ(Post(g, "/v1", "key-alice").status, 503);
   EXPECT_NE(ReadFile(dir_ / "down.log").find("state_store_unavailable"), std::string::npos);
+
+  // A reload does not switch stores: the new file says memory, the Redis store stays (warn).
+  std::string yaml = ConfigYaml(mock_port_, "redis://127.0.0.1:1");
+  size_t at = yaml.find("    kind: redis\n");
+  ASSERT_NE(at, std::string::npos);
+  yaml.replace(at, 16, "    kind: memory\n");
+  yaml.replace(yaml.find("    url: redis://127.0.0.1:1\n"), 29, "");
+  std::ofstream(config) << yaml;
+  auto r = Http(g.admin_port, "POST", "/admin/reload", "",
+                {{"Authorization", std::string("Bearer ") + kAdminToken}});
+  EXPECT_EQ(r.status, 200) << r.raw;
+  EXPECT_EQ(Post(g, "/v1", "key-alice").status, 503);
+  EXPECT_EQ(Http(g.admin_port, "GET", "/readyz", "").status, 503);
+  EXPECT_NE(ReadFile(dir_ / "down.log").find("state_store_not_switched"), std::string::npos);
 }
 
 }  // namespace
