@@ -198,7 +198,6 @@ TEST(ConfigTest, AuditStoreErrorsNameTheField) {
   EXPECT_EQ(parse("{enabled: false}"), "ok");
 }
 
-
 TEST(ConfigTest, StateStoreDefaultsToMemory) {
   auto c = ParseConfig(
       "upstreams: [{name: u, url: 'http://h:1'}]\n"
