@@ -29,18 +29,20 @@ std::vector<std::string> Keys() {
   return keys;
 }
 
+// The server is a function-local static, so it is killed when the process exits.
+RedisTestServer& Server() {
+  static RedisTestServer server;
+  return server;
+}
+
 RedisStore* SharedRedis() {
-  static RedisTestServer* server = [] {
-    auto* s = new RedisTestServer();
-    if (!s->Start()) {
-      std::fprintf(stderr, "cannot start redis-server: %s\n", s->error().c_str());
+  static RedisStore* store = [] {
+    if (!Server().Start()) {
+      std::fprintf(stderr, "cannot start redis-server: %s\n", Server().error().c_str());
       std::exit(1);
     }
-    return s;
-  }();
-  static RedisStore* store = [] {
     RedisStoreOptions o;
-    o.url = *ParseRedisUrl(server->url());
+    o.url = *ParseRedisUrl(Server().url());
     o.command_timeout_ms = 1000;
     return new RedisStore(o);
   }();
