@@ -2,6 +2,7 @@
 find_package(PkgConfig REQUIRED)
 find_package(Threads REQUIRED)
 pkg_check_modules(HYPERSCAN REQUIRED IMPORTED_TARGET libhs)
+pkg_check_modules(HIREDIS REQUIRED IMPORTED_TARGET hiredis)  # shared state store (Redis)
 find_package(ICU 72 REQUIRED COMPONENTS uc i18n)
 find_package(OpenSSL 3 REQUIRED)
 find_package(SQLite3 3.40 REQUIRED)

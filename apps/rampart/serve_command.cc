@@ -5,9 +5,11 @@
 // Prints the bound client and admin addresses on standard output once both listen (so port 0
 // can be used), serves until SIGTERM/SIGINT (then drains), reloads on SIGHUP. With a
 // `stores.audit` section every exchange is recorded in the audit log (docs/audit.md); without
-// one the server warns at start-up that auditing is off.
-// Exit: 0 after a clean drain, 2 when the config is invalid, the audit log cannot be opened or
-// a port cannot be bound.
+// one the server warns at start-up that auditing is off. With `stores.state: {kind: redis}`
+// rate limits are shared through Redis; an unreachable Redis at start is a warning and /readyz
+// reports not ready until it answers (docs/gateway.md, "Shared state").
+// Exit: 0 after a clean drain, 2 when the config is invalid (a bad stores.state.url too), the
+// audit log cannot be opened or a port cannot be bound.
 #include <cstdio>
 
 #include "cli_common.h"

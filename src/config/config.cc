@@ -8,6 +8,7 @@
 #include "common/file.h"
 #include "common/strings.h"
 #include "config/field_reader.h"
+#include "state/redis_store.h"
 
 namespace rampart::config {
 
@@ -111,6 +112,39 @@ absl::Status ParseServer(const boost::json::value& v, ServerConfig* s) {
   return r->Finish();
 }
 
+absl::Status ParseStateStore(const boost::json::value& v, const std::string& path,
+                             StoresConfig* s) {
+  auto r = FieldReader::Open(v, path);
+  if (!r.ok()) return r.status();
+  StateStoreConfig& c = s->state;
+  std::string kind = "memory";
+  RETURN_IF_ERROR(r->Enum("kind", {"memory", "redis"}, &kind));
+  c.kind = kind == "redis" ? StateStoreKind::kRedis : StateStoreKind::kMemory;
+  bool redis = c.kind == StateStoreKind::kRedis;
+  RETURN_IF_ERROR(r->String("url", &c.url, /*required=*/redis));
+  RETURN_IF_ERROR(r->String("password_env", &c.password_env));
+  RETURN_IF_ERROR(r->String("prefix", &c.prefix));
+  RETURN_IF_ERROR(r->Uint("connect_timeout_ms", &c.connect_timeout_ms, 1, 60'000));
+  RETURN_IF_ERROR(r->Uint("command_timeout_ms", &c.command_timeout_ms, 1, 60'000));
+  RETURN_IF_ERROR(r->Finish());
+  if (!redis) {
+    if (!c.url.empty() || !c.password_env.empty()) {
+      return FieldError(r->Path("kind"), "url and password_env need kind: redis");
+    }
+    return absl::OkStatus();
+  }
+  if (auto u = state::ParseRedisUrl(c.url); !u.ok()) {
+    return FieldError(r->Path("url"), std::string(u.status().message()));
+  }
+  if (c.prefix.size() > 128) return FieldError(r->Path("prefix"), "at most 128 bytes");
+  for (char ch : c.prefix) {
+    if (static_cast<unsigned char>(ch) <= ' ' || ch == 0x7f) {
+      return FieldError(r->Path("prefix"), "must not contain spaces or control characters");
+    }
+  }
+  return ReadEnvSecret(c.password_env, r->Path("password_env"), &c.password);
+}
+
 absl::Status ParseStores(const boost::json::value& v, const std::string& dir, StoresConfig* s) {
   auto r = FieldReader::Open(v, "stores");
   if (!r.ok()) return r.status();
@@ -141,6 +175,7 @@ absl::Status ParseStores(const boost::json::value& v, const std::string& dir, St
         *f = (std::filesystem::path(dir) / p).string();
     }
   }
+  if (const auto* sv = r->Get("state")) RETURN_IF_ERROR(ParseStateStore(*sv, r->Path("state"), s));
   return r->Finish();
 }
 
@@ -427,6 +462,24 @@ boost::json::value RedactedJson(const Config& c) {
                       {"block_timeout_ms", a.block_timeout_ms},
                       {"durability", a.durability == AuditDurability::kFull ? "full" : "normal"},
                       {"redacted_payloads", a.redacted_payloads}}}};
+  }
+  if (c.stores.state.kind == StateStoreKind::kRedis) {
+    const auto& st = c.stores.state;
+    std::string url = "<invalid>";
+    if (auto u = state::ParseRedisUrl(st.url); u.ok()) {
+      std::string cred = u->password.empty() ? "" : StrCat(u->username, ":<redacted>@");
+      url = u->unix_path.empty() ? StrCat("redis://", cred, u->host, ":", u->port, "/", u->db)
+                                 : StrCat("unix://", u->unix_path, "?db=", u->db);
+    }
+    if (!root.contains("stores")) root["stores"] = json::object();
+    root["stores"].as_object()["state"] =
+        json::object{{"kind", "redis"},
+                     {"url", url},
+                     {"password_env", st.password_env},
+                     {"password", st.password.empty() ? "" : "<redacted>"},
+                     {"prefix", st.prefix},
+                     {"connect_timeout_ms", st.connect_timeout_ms},
+                     {"command_timeout_ms", st.command_timeout_ms}};
   }
   json::array ps;
   for (const auto& p : c.principals) {

@@ -115,9 +115,25 @@ struct AuditStoreConfig {
   bool redacted_payloads = false;
 };
 
+enum class StateStoreKind { kMemory, kRedis };
+
+// `stores.state`: where token buckets (rate limits, quotas) live. `memory` is per process;
+// `redis` is shared by every replica pointing at the same server and prefix (docs/gateway.md
+// "Shared state"). Read at start only; a reload does not switch stores.
+struct StateStoreConfig {
+  StateStoreKind kind = StateStoreKind::kMemory;  // Default: memory
+  std::string url;           // redis://[[user]:password@]host[:port][/db] or unix:///path[?db=N]
+  std::string password_env;  // env var with the Redis password (overrides one in the url)
+  std::string password;      // read from password_env at load (never printed)
+  std::string prefix = "rampart:";    // Default: "rampart:" before every key
+  uint64_t connect_timeout_ms = 200;  // Default: 200 ms
+  uint64_t command_timeout_ms = 50;   // Default: 50 ms per Take
+};
+
 struct StoresConfig {
   bool has_audit = false;  // the file has a `stores.audit` section
   AuditStoreConfig audit;
+  StateStoreConfig state;
 };
 
 struct Config {

@@ -213,5 +213,64 @@ TEST(ConfigTest, UpstreamExternalFlag) {
   EXPECT_THAT(std::string(bad.status().message()), HasSubstr("upstreams[0].external"));
 }
 
+TEST(ConfigTest, StateStoreDefaultsToMemory) {
+  auto c = ParseConfig(
+      "upstreams: [{name: u, url: 'http://h:1'}]\n"
+      "routes: [{name: a, path: /v1, upstream: u}]\n",
+      "t");
+  ASSERT_TRUE(c.ok()) << c.status();
+  const auto& s = (*c)->stores.state;
+  EXPECT_EQ(s.kind, StateStoreKind::kMemory);
+  EXPECT_EQ(s.prefix, "rampart:");
+  EXPECT_EQ(s.connect_timeout_ms, 200u);
+  EXPECT_EQ(s.command_timeout_ms, 50u);
+}
+
+TEST(ConfigTest, RedisStateStoreWithPasswordFromEnvIsRedacted) {
+  setenv("RAMPART_TEST_REDIS_PW", "env-secret", 1);
+  auto c = ParseConfig(
+      "stores: {state: {kind: redis, url: 'redis://:url-secret@10.0.0.5:6380/2',\n"
+      "  password_env: RAMPART_TEST_REDIS_PW, prefix: 'gw1:', command_timeout_ms: 20}}\n"
+      "upstreams: [{name: u, url: 'http://h:1'}]\n"
+      "routes: [{name: a, path: /v1, upstream: u}]\n",
+      "t");
+  ASSERT_TRUE(c.ok()) << c.status();
+  const auto& s = (*c)->stores.state;
+  EXPECT_EQ(s.kind, StateStoreKind::kRedis);
+  EXPECT_EQ(s.password, "env-secret");
+  EXPECT_EQ(s.prefix, "gw1:");
+  EXPECT_EQ(s.command_timeout_ms, 20u);
+  EXPECT_EQ(s.connect_timeout_ms, 200u);
+  std::string redacted = boost::json::serialize(RedactedJson(**c));
+  EXPECT_EQ(redacted.find("secret"), std::string::npos) << redacted;
+  EXPECT_THAT(redacted, HasSubstr("redis://:<redacted>@10.0.0.5:6380/2"));
+  unsetenv("RAMPART_TEST_REDIS_PW");
+}
+
+TEST(ConfigTest, StateStoreErrorsNameTheField) {
+  auto parse = [](const std::string& state) {
+    auto c = ParseConfig("stores: {state: " + state +
+                             "}\nupstreams: [{name: u, url: 'http://h:1'}]\n"
+                             "routes: [{name: a, path: /v1, upstream: u}]\n",
+                         "t");
+    return c.ok() ? std::string("ok") : std::string(c.status().message());
+  };
+  EXPECT_THAT(parse("{kind: etcd}"), HasSubstr("stores.state.kind"));
+  EXPECT_THAT(parse("{kind: redis}"), HasSubstr("stores.state.url"));
+  EXPECT_THAT(parse("{kind: redis, url: 'http://h:1'}"), HasSubstr("stores.state.url"));
+  EXPECT_THAT(parse("{kind: redis, url: 'redis://:pw@h:0'}"), HasSubstr("stores.state.url"));
+  EXPECT_EQ(parse("{kind: redis, url: 'redis://:pw@h:0'}").find("pw@"), std::string::npos);
+  EXPECT_THAT(parse("{kind: redis, url: 'redis://h', command_timeout_ms: 0}"),
+              HasSubstr("stores.state.command_timeout_ms"));
+  EXPECT_THAT(parse("{kind: redis, url: 'redis://h', prefix: 'a b'}"),
+              HasSubstr("stores.state.prefix"));
+  EXPECT_THAT(parse("{kind: redis, url: 'redis://h', password_env: RAMPART_TEST_UNSET_VAR}"),
+              HasSubstr("stores.state.password_env"));
+  EXPECT_THAT(parse("{url: 'redis://h'}"), HasSubstr("stores.state.kind"));
+  EXPECT_THAT(parse("{kind: redis, url: 'redis://h', colour: red}"),
+              HasSubstr("stores.state.colour"));
+  EXPECT_EQ(parse("{kind: redis, url: 'unix:///run/redis.sock?db=1'}"), "ok");
+  EXPECT_EQ(parse("{kind: memory}"), "ok");
+}
 }  // namespace
 }  // namespace rampart::config

@@ -26,6 +26,7 @@
 #include "server/log_writer.h"
 #include "server/request_body.h"
 #include "server/sse.h"
+#include "state/redis_store.h"
 #include "state/store.h"
 
 namespace rampart::server {
@@ -114,7 +115,9 @@ struct Worker {
 struct Server::Impl {
   ServerOptions options;
   pipeline::Metrics metrics;
-  state::InProcessStore store;
+  // Token buckets: built from stores.state at start; a reload keeps it (docs/gateway.md).
+  std::unique_ptr<state::Store> store;
+  config::StateStoreConfig store_config;
   std::vector<std::unique_ptr<Worker>> workers;
   asio::io_context control{1};
   std::thread control_thread;
@@ -933,6 +936,9 @@ http::response<http::string_body> Server::Impl::Admin(const http::request<http::
   if (path == "/healthz") return text(http::status::ok, "ok\n");
   if (path == "/readyz") {
     if (draining.load()) return text(http::status::service_unavailable, "draining\n");
+    if (!store->Check().ok()) {
+      return text(http::status::service_unavailable, "state store unavailable\n");
+    }
     return text(http::status::ok, "ready\n");
   }
   auto gen = Current();
@@ -982,7 +988,7 @@ absl::Status Server::Impl::Reload() {
   std::lock_guard<std::mutex> lock(reload_mu);
   auto cfg = config::LoadConfigFile(options.config_path);
   absl::StatusOr<std::shared_ptr<const Generation>> g =
-      cfg.ok() ? Generation::Build(*cfg, options.rules_dir, &metrics, &store, gen_number + 1)
+      cfg.ok() ? Generation::Build(*cfg, options.rules_dir, &metrics, store.get(), gen_number + 1)
                : absl::StatusOr<std::shared_ptr<const Generation>>(cfg.status());
   if (!g.ok()) {
     metrics.Add("rampart_reloads_total", "result=\"rejected\"", 1, "Config reloads");
@@ -993,6 +999,12 @@ absl::Status Server::Impl::Reload() {
   {
     std::lock_guard<std::mutex> glock(gen_mu);
     current_gen = *g;
+  }
+  const config::StateStoreConfig& ns = (*cfg)->stores.state;
+  if (ns.kind != store_config.kind || ns.url != store_config.url ||
+      ns.prefix != store_config.prefix) {
+    LogEvent("warn", "state_store_not_switched",
+             "stores.state changed in the file; a reload keeps the store: restart to switch");
   }
   metrics.Add("rampart_reloads_total", "result=\"ok\"", 1, "Config reloads");
   LogEvent("info", "reloaded", StrCat("generation ", gen_number));
@@ -1086,6 +1098,40 @@ void Server::Impl::WatchDrain(std::chrono::steady_clock::time_point deadline) {
   control.stop();
 }
 
+namespace {
+
+// The store named by stores.state. A Redis store is probed once here: an unreachable server
+// at start is a warning, /readyz says not ready until it answers, and each failed Take is the
+// rate-limit stage's error (its on_error decides), counted in rampart_state_errors_total.
+absl::StatusOr<std::unique_ptr<state::Store>> BuildStateStore(const config::StateStoreConfig& c,
+                                                              pipeline::Metrics* metrics) {
+  std::atomic<uint64_t>* errors = metrics->Counter("rampart_state_errors_total", "",
+                                                   "Shared state store operations that failed");
+  if (c.kind == config::StateStoreKind::kMemory) return std::make_unique<state::InProcessStore>();
+  auto url = state::ParseRedisUrl(c.url);
+  if (!url.ok())
+    return absl::InvalidArgumentError(
+        StrCat("stores.state.url: ", std::string(url.status().message())));
+  state::RedisStoreOptions o;
+  o.url = *url;
+  if (!c.password.empty()) o.url.password = c.password;
+  o.prefix = c.prefix;
+  o.connect_timeout_ms = static_cast<uint32_t>(c.connect_timeout_ms);
+  o.command_timeout_ms = static_cast<uint32_t>(c.command_timeout_ms);
+  o.errors = errors;
+  auto store = std::make_unique<state::RedisStore>(std::move(o));
+  if (auto st = store->Check(); !st.ok()) {
+    LogEvent(
+        "warn", "state_store_unavailable",
+        StrCat(std::string(st.message()), "; serving, /readyz reports not ready until it answers"));
+  } else {
+    LogEvent("info", "state_store", "shared state in Redis");
+  }
+  return store;
+}
+
+}  // namespace
+
 Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Server::~Server() {
@@ -1098,7 +1144,11 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
   impl->options = std::move(options);
   auto cfg = config::LoadConfigFile(impl->options.config_path);
   if (!cfg.ok()) return cfg.status();
-  auto g = Generation::Build(*cfg, impl->options.rules_dir, &impl->metrics, &impl->store, 1);
+  auto store = BuildStateStore((*cfg)->stores.state, &impl->metrics);
+  if (!store.ok()) return store.status();
+  impl->store = std::move(*store);
+  impl->store_config = (*cfg)->stores.state;
+  auto g = Generation::Build(*cfg, impl->options.rules_dir, &impl->metrics, impl->store.get(), 1);
   if (!g.ok()) return g.status();
   impl->current_gen = *g;
   impl->gen_number = 1;

@@ -11,6 +11,7 @@
 #include <memory>
 #include <string_view>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 
 namespace rampart::state {
@@ -29,6 +30,8 @@ class Store {
   // A cost above capacity can never be granted: refused with the time to refill fully.
   virtual absl::StatusOr<TakeResult> Take(std::string_view key, double capacity,
                                           double refill_per_s, double cost) = 0;
+  // Whether the store can serve now (for /readyz). In-process stores always can.
+  virtual absl::Status Check() { return absl::OkStatus(); }
 };
 
 // Buckets in this process: sharded maps under mutexes; buckets idle long enough to be full
