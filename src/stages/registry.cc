@@ -5,6 +5,7 @@
 #include "stages/output_scan/output_scan.h"
 #include "stages/rate_limit/rate_limit.h"
 #include "stages/schema/schema.h"
+#include "stages/tool_policy/tool_policy.h"
 
 namespace rampart::stages {
 
@@ -16,6 +17,7 @@ constexpr pipeline::StageRegistration kTable[] = {
     {"schema", &BuildSchema},
     {"input_scan", &BuildInputScan},
     {"output_scan", &BuildOutputScan},
+    {"tool_policy", &BuildToolPolicy},
 };
 }  // namespace
 
