@@ -11,6 +11,10 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
 
 #include "audit/record.h"
 #include "common/crypto.h"
@@ -149,15 +153,15 @@ std::map<std::string, std::string> Admin() {
   return {{"Authorization", std::string("Bearer ") + kAdminToken}};
 }
 
+struct Gateway {
+  Process* proc = nullptr;
+  int port = 0;
+  int admin_port = 0;
+  std::string config;
+};
+
 class ToolPolicyGatewayTest : public ::testing::Test {
  protected:
-  struct Gateway {
-    Process* proc = nullptr;
-    int port = 0;
-    int admin_port = 0;
-    std::string config;
-  };
-
   static void SetUpTestSuite() {
     setenv("RAMPART_TEST_ADMIN_TOKEN", kAdminToken, 1);
     dir_ = std::filesystem::temp_directory_path() / ("rampart-tp-" + std::to_string(getpid()));
@@ -374,7 +378,8 @@ TEST_F(ToolPolicyGatewayTest, ApprovalRoundTripSurvivesRestart) {
   StartGateway(enforce_);
   auto list = AdminGet(enforce_, "/admin/approvals?status=pending");
   bool listed = false;
-  for (const auto& a : list.at("approvals").as_array()) listed = listed || a.at("id") == id;
+  for (const auto& a : list.at("approvals").as_array())
+    listed = listed || a.at("id").as_string() == id;
   EXPECT_TRUE(listed) << list;
   auto one = AdminGet(enforce_, "/admin/approvals/" + id);
   EXPECT_EQ(one.at("principal"), "alice");

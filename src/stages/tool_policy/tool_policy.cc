@@ -348,10 +348,12 @@ absl::StatusOr<std::unique_ptr<pipeline::StageFactory>> BuildToolPolicy(
                               "list the tools this route allows (a map of tool name to {})");
   }
   bool any_high_risk = false;
+  const json::value empty_spec = json::object();
   for (const auto& [name, spec_v] : tools->get_object()) {
     std::string path = config::JoinPath(r->Path("tools"), name);
-    auto tr =
-        config::FieldReader::Open(spec_v.is_null() ? json::value(json::object()) : spec_v, path);
+    // The reader keeps a pointer into the value it reads: never a temporary.
+    const json::value& spec_value = spec_v.is_null() ? empty_spec : spec_v;
+    auto tr = config::FieldReader::Open(spec_value, path);
     if (!tr.ok()) return tr.status();
     ToolSpec spec;
     if (auto st = tr->Bool("high_risk", &spec.high_risk); !st.ok()) return st;
