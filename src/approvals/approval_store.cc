@@ -1,9 +1,12 @@
 #include "approvals/approval_store.h"
 
 #include <openssl/rand.h>
+#include <sys/stat.h>
 
 #include <array>
 #include <boost/json.hpp>
+#include <cerrno>
+#include <cstring>
 
 #include "common/crypto.h"
 #include "common/strings.h"
@@ -132,6 +135,13 @@ absl::StatusOr<std::unique_ptr<ApprovalStore>> ApprovalStore::Open(StoreOptions 
     std::string msg = db != nullptr ? sqlite3_errmsg(db) : "out of memory";
     sqlite3_close(db);
     return absl::UnavailableError(StrCat("cannot open ", options.path, ": ", msg));
+  }
+  // The file holds tool arguments: readable by the gateway's user only (SQLite gives the -wal
+  // and -shm files the same mode).
+  if (::chmod(options.path.c_str(), S_IRUSR | S_IWUSR) != 0) {
+    sqlite3_close(db);
+    return absl::UnavailableError(
+        StrCat("cannot restrict ", options.path, " to its owner: ", std::strerror(errno)));
   }
   sqlite3_busy_timeout(db, 2000);
   auto store = std::unique_ptr<ApprovalStore>(new ApprovalStore(db, std::move(options)));

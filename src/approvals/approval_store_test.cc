@@ -53,6 +53,10 @@ TEST_F(ApprovalStoreTest, PendingApprovalSurvivesReopenAndIsDecidedOnce) {
     EXPECT_EQ(s->Create(a).code(), absl::StatusCode::kAlreadyExists);
   }
   auto s = OpenStore();
+  // Tool arguments inside: owner-only.
+  EXPECT_EQ(
+      std::filesystem::status(dir_ / "approvals.db").permissions() & std::filesystem::perms::all,
+      std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
   auto got = s->Get(a.id, 2000);
   ASSERT_TRUE(got.ok()) << got.status();
   EXPECT_EQ(got->status, Status::kPending);

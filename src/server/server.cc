@@ -544,6 +544,7 @@ asio::awaitable<bool> Server::Impl::HandleExchange(beast::tcp_stream& stream,
   }
   ureq.set(http::field::host, StrCat(up.endpoint.host, ":", up.endpoint.port));
   ureq.set("x-request-id", rec.request_id);
+  ureq.erase("x-rampart-approval");  // the gateway's business, not the upstream's
   ureq.set("x-forwarded-for", client_ip);
   if (!up.api_key.empty()) ureq.set(http::field::authorization, StrCat("Bearer ", up.api_key));
   if (ex.request.is_object()) {
