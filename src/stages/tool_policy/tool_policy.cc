@@ -68,8 +68,9 @@ void RecordToolFinding(pipeline::Exchange& ex, pipeline::Metrics* metrics,
                        const detectors::ToolArgFinding& f, size_t call) {
   if (metrics != nullptr) {
     metrics->Add("rampart_findings_total",
-                 StrCat("detector=\"tool_policy\",category=\"", f.id, "\",where=\"response\""), 1,
-                 "Findings by detector, category and direction");
+                 StrCat("detector=\"tool_policy\",category=\"",
+                        CategoryName(Category::kPromptInjection), "\",where=\"response\""),
+                 1, "Findings by detector, category and direction");
   }
   if (ex.record.findings.size() >= 1024) return;
   Finding out;
@@ -258,6 +259,22 @@ class ToolPolicy : public pipeline::Stage {
     boost::system::error_code ec;
     json::value msg = json::parse(a->message, ec);
     if (ec || !msg.is_object()) return absl::DataLossError("the held message is unreadable");
+    // The policy may have changed since the call was held (a reload): it must still allow
+    // every call of the message.
+    if (auto* calls = msg.get_object().if_contains("tool_calls");
+        calls != nullptr && calls->is_array()) {
+      for (const auto& c : calls->get_array()) {
+        boost::system::error_code pec;
+        const json::value* name = c.find_pointer("/function/name", pec);
+        if (name == nullptr || !name->is_string() ||
+            !f_.Allowed(ex,
+                        std::string_view(name->get_string().data(), name->get_string().size()))) {
+          return pipeline::Decision::Block(
+              403, "tool_policy.tool_not_allowed",
+              "the approved call names a tool this client may no longer use");
+        }
+      }
+    }
     json::object out = ApprovalNotice(a->id, "released", a->tools, a->model);
     auto& choice = out["choices"].as_array()[0].as_object();
     choice["message"] = std::move(msg);

@@ -197,6 +197,21 @@ TEST_F(ToolPolicyTest, RedeemAnswersFromTheStore) {
             R"({"amount":5})");
 }
 
+TEST_F(ToolPolicyTest, ApprovedCallIsReCheckedAgainstTheCurrentPolicy) {
+  // Held and approved while alice could use transfer_funds; a reload took it away.
+  ASSERT_TRUE(Build("      - type: tool_policy\n        config:\n          tools: "
+                    "{get_weather: {}, transfer_funds: {high_risk: true}}\n"
+                    "          principals: {alice: [get_weather]}\n")
+                  .ok());
+  std::string id = Held("alice");
+  ASSERT_TRUE(store_->Decide(id, true, "ops", "", 2).ok());
+  auto ex = Exchange("key-alice", id);
+  auto d = pipeline_->Start()->OnRequest(ex);
+  EXPECT_EQ(d.http_status, 403);
+  EXPECT_EQ(d.reason, "tool_policy.tool_not_allowed");
+  EXPECT_TRUE(ex.local_response.is_null());
+}
+
 TEST_F(ToolPolicyTest, RequestToolsRefusedWhenConfigured) {
   ASSERT_TRUE(Build("      - {type: tool_policy, config: {request_tools: refuse, tools: "
                     "{get_weather: {}}, principals: {'*': [get_weather]}}}\n")
