@@ -19,12 +19,17 @@ bool ToolCallAssembler::Add(const json::value& deltas) {
     if (index < 0 || static_cast<size_t>(index) >= max_calls_) return false;
     if (static_cast<size_t>(index) >= calls_.size()) calls_.resize(index + 1);
     json::object& call = calls_[index];
+    // Over a bound nothing is added: the caller refuses the stream.
+    auto grow = [&](const json::value& v) {
+      if (v.get_string().size() > max_bytes_ - bytes_) return false;
+      bytes_ += v.get_string().size();
+      return true;
+    };
     auto set = [&](const char* key, const json::value* v) {
       if (v == nullptr || v->is_null()) return true;
-      if (!v->is_string()) return false;
-      bytes_ += v->get_string().size();
+      if (!v->is_string() || !grow(*v)) return false;
       call[key] = v->get_string();
-      return bytes_ <= max_bytes_;
+      return true;
     };
     if (!set("id", p->if_contains("id")) || !set("type", p->if_contains("type"))) return false;
     if (const auto* fv = p->if_contains("function"); fv != nullptr && !fv->is_null()) {
@@ -37,9 +42,7 @@ bool ToolCallAssembler::Add(const json::value& deltas) {
       for (const char* key : {"name", "arguments"}) {
         const auto* v = fn->if_contains(key);
         if (v == nullptr || v->is_null()) continue;
-        if (!v->is_string()) return false;
-        bytes_ += v->get_string().size();
-        if (bytes_ > max_bytes_) return false;
+        if (!v->is_string() || !grow(*v)) return false;
         out[key].get_string().append(v->get_string());
       }
     }
