@@ -83,6 +83,23 @@ void RecordToolFinding(pipeline::Exchange& ex, pipeline::Metrics* metrics,
   ex.record.findings.push_back(std::move(out));
 }
 
+// Appends every object key and string value of `v`, one per line (the arguments were bounded
+// in size and depth by the checker before).
+void CollectStrings(const json::value& v, std::string* out) {
+  if (v.is_string()) {
+    out->append(v.get_string().data(), v.get_string().size());
+    out->push_back('\n');
+  } else if (v.is_array()) {
+    for (const auto& e : v.get_array()) CollectStrings(e, out);
+  } else if (v.is_object()) {
+    for (const auto& [k, e] : v.get_object()) {
+      out->append(k.data(), k.size());
+      out->push_back('\n');
+      CollectStrings(e, out);
+    }
+  }
+}
+
 class ToolPolicy : public pipeline::Stage {
  public:
   explicit ToolPolicy(const ToolPolicyFactory& f) : f_(f) {}
@@ -183,14 +200,19 @@ class ToolPolicy : public pipeline::Stage {
                       StrCat("a tool call was blocked by policy (tool_policy.", kind, ")"));
       }
       const ToolSpec& spec = f_.tools.find(tool)->second;
+      // The checker read it (bounded size and depth): parsing it again cannot fail or blow up.
+      boost::system::error_code ec;
+      json::value parsed = json::parse(text, ec);
+      if (ec) {
+        return refuse("tool_policy.invalid_arguments",
+                      "the model's tool arguments are not a readable JSON object");
+      }
       if (spec.schema) {
-        boost::system::error_code ec;
-        json::value parsed = json::parse(text, ec);
         valijson::Validator validator;
         valijson::adapters::BoostJsonAdapter target(parsed);
         bool valid = false;
         try {
-          valid = !ec && validator.validate(*spec.schema, target, nullptr);
+          valid = validator.validate(*spec.schema, target, nullptr);
         } catch (const std::exception&) {
           return absl::InternalError("tool argument validation failed");
         }
@@ -201,7 +223,10 @@ class ToolPolicy : public pipeline::Stage {
       }
       if (f_.pool && spec.scan) {
         auto ctx = f_.pool->Acquire();
-        auto v = f_.pool->scanner().Scan(text, *ctx, "");
+        // The decoded keys and string values, so JSON escapes (\u0067hp_...) hide nothing.
+        std::string decoded;
+        CollectStrings(parsed, &decoded);
+        auto v = f_.pool->scanner().Scan(decoded, *ctx, "");
         if (!v.ok()) return v.status();
         RecordFindings(*v, "response", StrCat("/tool_calls/", i, "/function/arguments"), ex,
                        f_.metrics);
