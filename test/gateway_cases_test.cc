@@ -1,6 +1,9 @@
 // Runs every data-driven case under test/cases/gateway/: an OpenAI request (and optionally an
 // upstream response) through the `chat` route's pipeline (auth, input_scan, output_scan with
-// the built-in policy), and the expected outcome.
+// the built-in policy), and the expected outcome. Cases under test/cases/tool_policy/ run
+// through the `tools` route (auth, tool_policy: see tool_policy/README.md) instead; their
+// response's tool calls go through Stage::OnToolCalls first, and "expect" may also name
+// "held": [tools of the message held for approval].
 //
 // Case format:
 //   {"description": "...", "key": "key-alice" (default; "" = no Authorization),
@@ -16,10 +19,12 @@
 // streamed-response phase instead of "response", and "expect" may then hold "stream_text"
 // (what the client receives). "expect": {"findings": N} checks the number of findings.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <boost/json.hpp>
 #include <filesystem>
 
+#include "approvals/approval_store.h"
 #include "common/crypto.h"
 #include "common/file.h"
 #include "config/config.h"
@@ -35,8 +40,10 @@ namespace json = boost::json;
 
 std::vector<std::string> CaseFiles() {
   std::vector<std::string> files;
-  for (const auto& e : std::filesystem::directory_iterator(RAMPART_CASES_DIR "/gateway")) {
-    if (e.path().extension() == ".json") files.push_back(e.path().string());
+  for (const char* dir : {RAMPART_CASES_DIR "/gateway", RAMPART_CASES_DIR "/tool_policy"}) {
+    for (const auto& e : std::filesystem::directory_iterator(dir)) {
+      if (e.path().extension() == ".json") files.push_back(e.path().string());
+    }
   }
   std::sort(files.begin(), files.end());
   return files;
@@ -52,7 +59,15 @@ class GatewayCase : public ::testing::TestWithParam<std::string> {
             "]}]\n"
             "routes:\n"
             "  - name: chat\n    kind: openai\n    path: /v1\n    upstream: u\n"
-            "    stages: [{type: auth}, {type: input_scan}, {type: output_scan}]\n",
+            "    stages: [{type: auth}, {type: input_scan}, {type: output_scan}]\n"
+            "  - name: tools\n    kind: openai\n    path: /tools\n    upstream: u\n"
+            "    stages:\n      - {type: auth}\n      - type: tool_policy\n"
+            "        config:\n          allowed_domains: [example.com]\n"
+            "          tools:\n            get_weather: {schema: {type: object, required: "
+            "[city], properties: {city: {type: string}}, additionalProperties: false}}\n"
+            "            http_get: {}\n            run_sql: {}\n"
+            "            transfer_funds: {high_risk: true}\n"
+            "          principals: {alice: [get_weather, http_get, run_sql, transfer_funds]}\n",
         "cases");
     ASSERT_TRUE(c.ok()) << c.status();
     config_ = new std::shared_ptr<const config::Config>(*c);
@@ -61,25 +76,37 @@ class GatewayCase : public ::testing::TestWithParam<std::string> {
     scanner_ = new std::shared_ptr<const detectors::Scanner>(std::move(*s));
     pipeline::StageBuildContext ctx;
     ctx.config = config_->get();
-    ctx.route = &(*config_)->routes[0];
     ctx.metrics = &metrics_;
     ctx.state = &store_;
     ctx.scanner =
         [](const std::string&) -> absl::StatusOr<std::shared_ptr<const detectors::Scanner>> {
       return *scanner_;
     };
-    auto p = pipeline::Pipeline::Build(stages::Registry(), ctx);
-    ASSERT_TRUE(p.ok()) << p.status();
-    pipeline_ = p->release();
+    dir_ = std::filesystem::temp_directory_path() / ("rampart-cases-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir_);
+    auto store = approvals::ApprovalStore::Open({(dir_ / "approvals.db").string()});
+    ASSERT_TRUE(store.ok()) << store.status();
+    approvals_ = store->release();
+    ctx.approvals = approvals_;
+    for (size_t i = 0; i < 2; ++i) {
+      ctx.route = &(*config_)->routes[i];
+      auto p = pipeline::Pipeline::Build(stages::Registry(), ctx);
+      ASSERT_TRUE(p.ok()) << p.status();
+      pipelines_[i] = p->release();
+    }
   }
   static void TearDownTestSuite() {
-    delete pipeline_;
+    for (auto* p : pipelines_) delete p;
+    delete approvals_;
+    std::filesystem::remove_all(dir_);
     delete scanner_;
     delete config_;
   }
   static inline std::shared_ptr<const config::Config>* config_ = nullptr;
   static inline std::shared_ptr<const detectors::Scanner>* scanner_ = nullptr;
-  static inline pipeline::Pipeline* pipeline_ = nullptr;
+  static inline pipeline::Pipeline* pipelines_[2] = {nullptr, nullptr};  // chat, tools
+  static inline approvals::ApprovalStore* approvals_ = nullptr;
+  static inline std::filesystem::path dir_;
   static inline pipeline::Metrics metrics_;
   static inline state::InProcessStore store_;
 };
@@ -93,11 +120,12 @@ TEST_P(GatewayCase, MatchesExpectation) {
   const auto& c = doc.as_object();
   const auto& expect = c.at("expect").as_object();
 
+  const size_t route = GetParam().find("/tool_policy/") != std::string::npos ? 1 : 0;
   // A case with its own stages gets its own config and pipeline.
   std::shared_ptr<const config::Config> own_config;
   std::unique_ptr<pipeline::Pipeline> own_pipeline;
   const config::Config* cfg = config_->get();
-  const pipeline::Pipeline* pipe = pipeline_;
+  const pipeline::Pipeline* pipe = pipelines_[route];
   if (auto* case_stages = c.if_contains("stages")) {
     bool external = c.contains("external") && c.at("external").as_bool();
     auto oc = config::ParseConfig(
@@ -126,7 +154,7 @@ TEST_P(GatewayCase, MatchesExpectation) {
 
   pipeline::Exchange ex;
   ex.config = cfg;
-  ex.route = &cfg->routes[0];
+  ex.route = &cfg->routes[own_pipeline ? 0 : route];
   ex.client_ip = "127.0.0.1";
   std::string key = c.contains("key") ? std::string(c.at("key").as_string()) : "key-alice";
   if (!key.empty()) ex.authorization = "Bearer " + key;
@@ -137,7 +165,8 @@ TEST_P(GatewayCase, MatchesExpectation) {
   pipeline::Decision d = run->OnRequest(ex);
   if (!d.blocked() && c.contains("response")) {
     ex.response = c.at("response");
-    d = run->OnResponse(ex);
+    d = run->OnResponseToolCalls(ex);
+    if (!d.blocked()) d = run->OnResponse(ex);
   }
   std::string streamed;
   if (auto* pieces = c.if_contains("stream"); pieces != nullptr && !d.blocked()) {
@@ -154,6 +183,13 @@ TEST_P(GatewayCase, MatchesExpectation) {
   if (auto* n = expect.if_contains("findings")) {
     EXPECT_EQ(static_cast<int64_t>(ex.record.findings.size()), n->as_int64()) << GetParam();
   }
+  std::vector<std::string> held;
+  for (const auto& h : ex.held) held.insert(held.end(), h.tools.begin(), h.tools.end());
+  std::vector<std::string> want_held;
+  if (auto* w = expect.if_contains("held")) {
+    for (const auto& t : w->as_array()) want_held.emplace_back(t.as_string());
+  }
+  EXPECT_EQ(held, want_held) << GetParam();
   if (auto* status = expect.if_contains("status")) {
     EXPECT_TRUE(d.blocked()) << GetParam();
     EXPECT_EQ(d.http_status, status->as_int64()) << GetParam();

@@ -176,6 +176,19 @@ absl::Status ParseStores(const boost::json::value& v, const std::string& dir, St
     }
   }
   if (const auto* sv = r->Get("state")) RETURN_IF_ERROR(ParseStateStore(*sv, r->Path("state"), s));
+  if (const auto* av = r->Get("approvals")) {
+    auto a = FieldReader::Open(*av, r->Path("approvals"));
+    if (!a.ok()) return a.status();
+    ApprovalStoreConfig& c = s->approvals;
+    s->has_approvals = true;
+    RETURN_IF_ERROR(a->String("path", &c.path, /*required=*/true));
+    if (c.path.empty()) return FieldError(a->Path("path"), "must not be empty");
+    RETURN_IF_ERROR(a->Uint("max_pending", &c.max_pending, 1, 1'000'000));
+    RETURN_IF_ERROR(a->Uint("retention_s", &c.retention_s, 60, 366ull * 24 * 3600));
+    RETURN_IF_ERROR(a->Finish());
+    if (std::filesystem::path(c.path).is_relative() && !dir.empty())
+      c.path = (std::filesystem::path(dir) / c.path).string();
+  }
   return r->Finish();
 }
 
@@ -480,6 +493,12 @@ boost::json::value RedactedJson(const Config& c) {
                      {"prefix", st.prefix},
                      {"connect_timeout_ms", st.connect_timeout_ms},
                      {"command_timeout_ms", st.command_timeout_ms}};
+  }
+  if (c.stores.has_approvals) {
+    const auto& a = c.stores.approvals;
+    if (!root["stores"].is_object()) root["stores"] = json::object();
+    root["stores"].as_object()["approvals"] = json::object{
+        {"path", a.path}, {"max_pending", a.max_pending}, {"retention_s", a.retention_s}};
   }
   json::array ps;
   for (const auto& p : c.principals) {

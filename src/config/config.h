@@ -130,10 +130,20 @@ struct StateStoreConfig {
   uint64_t command_timeout_ms = 50;   // Default: 50 ms per Take
 };
 
+// `stores.approvals`: tool calls held for human approval (docs/llm-defenses.md). Read at
+// start only, like stores.audit; pending approvals survive restarts and reloads.
+struct ApprovalStoreConfig {
+  std::string path;                      // SQLite file; required; relative to the config file
+  uint64_t max_pending = 10'000;         // Default: 10000 pending approvals
+  uint64_t retention_s = 7 * 24 * 3600;  // Default: 7 days for decided records
+};
+
 struct StoresConfig {
   bool has_audit = false;  // the file has a `stores.audit` section
   AuditStoreConfig audit;
   StateStoreConfig state;
+  bool has_approvals = false;  // the file has a `stores.approvals` section
+  ApprovalStoreConfig approvals;
 };
 
 struct Config {

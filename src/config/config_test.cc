@@ -272,5 +272,30 @@ TEST(ConfigTest, StateStoreErrorsNameTheField) {
   EXPECT_EQ(parse("{kind: redis, url: 'unix:///run/redis.sock?db=1'}"), "ok");
   EXPECT_EQ(parse("{kind: memory}"), "ok");
 }
+
+TEST(ConfigTest, ApprovalStoreDefaultsRelativePathAndErrors) {
+  auto c = ParseConfigIn(
+      "stores: {approvals: {path: approvals.db}}\n"
+      "upstreams: [{name: u, url: 'http://h:1'}]\n"
+      "routes: [{name: a, path: /v1, upstream: u}]\n",
+      "t", "/etc/rampart");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_TRUE((*c)->stores.has_approvals);
+  EXPECT_EQ((*c)->stores.approvals.path, "/etc/rampart/approvals.db");
+  EXPECT_EQ((*c)->stores.approvals.max_pending, 10'000u);
+  EXPECT_EQ((*c)->stores.approvals.retention_s, 7u * 24 * 3600);
+  auto parse = [](const std::string& approvals) {
+    auto r = ParseConfig("stores: {approvals: " + approvals +
+                             "}\nupstreams: [{name: u, url: 'http://h:1'}]\n"
+                             "routes: [{name: a, path: /v1, upstream: u}]\n",
+                         "t");
+    return r.ok() ? std::string("ok") : std::string(r.status().message());
+  };
+  EXPECT_THAT(parse("{}"), HasSubstr("stores.approvals.path"));
+  EXPECT_THAT(parse("{path: ''}"), HasSubstr("stores.approvals.path"));
+  EXPECT_THAT(parse("{path: a.db, max_pending: 0}"), HasSubstr("stores.approvals.max_pending"));
+  EXPECT_THAT(parse("{path: a.db, ttl: 5}"), HasSubstr("stores.approvals.ttl"));
+}
+
 }  // namespace
 }  // namespace rampart::config

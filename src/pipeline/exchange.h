@@ -25,6 +25,16 @@ struct TextRef {
   boost::json::string* text;  // points into Exchange::request or Exchange::response
 };
 
+// An assistant message a stage held back for a human decision (tool_policy). The server
+// stores it as a pending approval (src/approvals) and answers with a pending notice instead.
+struct HeldMessage {
+  std::string approval_id;         // new, unguessable; the notice the client gets names it
+  int64_t choice = 0;              // index of the choice it came from
+  std::vector<std::string> tools;  // the tools it calls
+  boost::json::object message;     // the whole assistant message, tool_calls included
+  uint64_t ttl_s = 3600;           // how long it may wait for a decision
+};
+
 struct Exchange {
   // Request side, set by the server.
   const config::Config* config = nullptr;
@@ -40,6 +50,14 @@ struct Exchange {
   // Set by stages.
   const config::Principal* principal = nullptr;
   uint64_t approx_tokens = 0;  // estimate of prompt tokens (bytes / 4), set by the server
+
+  // The client's X-Rampart-Approval header (an approval id), "" when absent. Set by the server.
+  std::string approval_ref;
+  // Set by stages: messages held for approval (the server persists them), and a response the
+  // gateway sends itself instead of calling the upstream (null when none). The runner discards
+  // both when the stage that set them runs in shadow mode.
+  std::vector<HeldMessage> held;
+  boost::json::value local_response;
 
   // Response side (non-streamed), set by the server.
   int upstream_status = 0;

@@ -58,15 +58,44 @@ Decision Pipeline::Run::OnResponseText(Exchange& ex, std::string& text, bool las
   return RunPhase(ex, Phase::kStream, &text, last);
 }
 
-Decision Pipeline::Run::RunPhase(Exchange& ex, Phase phase, std::string* text, bool last) {
-  static constexpr const char* kPhaseNames[] = {"request", "response", "stream"};
+Decision Pipeline::Run::OnToolCalls(Exchange& ex, boost::json::object& message) {
+  return RunPhase(ex, Phase::kToolCalls, nullptr, false, &message);
+}
+
+Decision Pipeline::Run::OnResponseToolCalls(Exchange& ex) {
+  auto* obj = ex.response.if_object();
+  auto* choices = obj != nullptr ? obj->if_contains("choices") : nullptr;
+  if (choices == nullptr || !choices->is_array()) return Decision::Continue();
+  for (auto& ch : choices->get_array()) {
+    auto* co = ch.if_object();
+    auto* msg = co != nullptr ? co->if_contains("message") : nullptr;
+    if (msg == nullptr || !msg->is_object()) continue;
+    auto* calls = msg->get_object().if_contains("tool_calls");
+    if (calls == nullptr || !calls->is_array() || calls->get_array().empty()) continue;
+    Decision d = OnToolCalls(ex, msg->get_object());
+    if (d.blocked()) return d;
+    auto* left = msg->get_object().if_contains("tool_calls");
+    if (left == nullptr || !left->is_array() || left->get_array().empty()) {
+      msg->get_object().erase("tool_calls");
+      (*co)["finish_reason"] = "stop";
+    }
+  }
+  return Decision::Continue();
+}
+
+Decision Pipeline::Run::RunPhase(Exchange& ex, Phase phase, std::string* text, bool last,
+                                 boost::json::object* message) {
+  static constexpr const char* kPhaseNames[] = {"request", "response", "stream", "tool_calls"};
   for (size_t i = 0; i < stages_.size(); ++i) {
     const Entry& e = pipeline_.entries_[i];
     Stage& stage = *stages_[i];
     auto t0 = std::chrono::steady_clock::now();
     absl::StatusOr<Decision> d;
     if (e.shadow) {
-      // Shadow stages see a copy; nothing they edit reaches the client or the upstream.
+      // Shadow stages see a copy; nothing they edit reaches the client or the upstream, and
+      // nothing they hold or answer is kept.
+      size_t held = ex.held.size();
+      bool had_local = !ex.local_response.is_null();
       switch (phase) {
         case Phase::kRequest: {
           boost::json::value saved = ex.request;
@@ -85,7 +114,14 @@ Decision Pipeline::Run::RunPhase(Exchange& ex, Phase phase, std::string* text, b
           d = stage.OnResponseText(ex, copy, last);
           break;
         }
+        case Phase::kToolCalls: {
+          boost::json::object copy = *message;
+          d = stage.OnToolCalls(ex, copy);
+          break;
+        }
       }
+      ex.held.resize(held);
+      if (!had_local) ex.local_response = nullptr;
     } else {
       switch (phase) {
         case Phase::kRequest:
@@ -96,6 +132,9 @@ Decision Pipeline::Run::RunPhase(Exchange& ex, Phase phase, std::string* text, b
           break;
         case Phase::kStream:
           d = stage.OnResponseText(ex, *text, last);
+          break;
+        case Phase::kToolCalls:
+          d = stage.OnToolCalls(ex, *message);
           break;
       }
     }

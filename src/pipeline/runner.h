@@ -60,10 +60,16 @@ class Pipeline::Run {
   Decision OnRequest(Exchange& ex);
   Decision OnResponse(Exchange& ex);
   Decision OnResponseText(Exchange& ex, std::string& text, bool last);
+  // One assistant message with tool calls (Stage::OnToolCalls).
+  Decision OnToolCalls(Exchange& ex, boost::json::object& message);
+  // Runs OnToolCalls on every choices[].message of ex.response that has tool_calls, and sets
+  // finish_reason "stop" where the stages left a choice with no calls.
+  Decision OnResponseToolCalls(Exchange& ex);
 
  private:
-  enum class Phase { kRequest, kResponse, kStream };
-  Decision RunPhase(Exchange& ex, Phase phase, std::string* text, bool last);
+  enum class Phase { kRequest, kResponse, kStream, kToolCalls };
+  Decision RunPhase(Exchange& ex, Phase phase, std::string* text, bool last,
+                    boost::json::object* message = nullptr);
   const Pipeline& pipeline_;
   std::vector<std::unique_ptr<Stage>> stages_;
 };

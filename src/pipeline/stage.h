@@ -10,6 +10,7 @@
 // Thread safety: factories are immutable and shared; a Stage is used by one thread at a time.
 #pragma once
 
+#include <boost/json/object.hpp>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -28,6 +29,10 @@ class Scanner;
 
 namespace rampart::state {
 class Store;
+}
+
+namespace rampart::approvals {
+class ApprovalStore;
 }
 
 namespace rampart::pipeline {
@@ -73,6 +78,16 @@ class Stage {
     (void)last;
     return Decision::Continue();
   }
+  // The assistant message of one choice whose tool calls are complete: a non-streamed
+  // response's choices[].message, or the tool_call deltas of a stream assembled per choice
+  // (the server holds them until the choice finishes). `message` has "role", "content" (a
+  // string or null) and "tool_calls" (OpenAI form, arguments as JSON text). The stage may
+  // rewrite it (drop calls, set content); may hold it by adding to ex.held.
+  virtual absl::StatusOr<Decision> OnToolCalls(Exchange& ex, boost::json::object& message) {
+    (void)ex;
+    (void)message;
+    return Decision::Continue();
+  }
 };
 
 class StageFactory {
@@ -87,6 +102,8 @@ struct StageBuildContext {
   const config::RouteConfig* route = nullptr;
   Metrics* metrics = nullptr;
   state::Store* state = nullptr;
+  // Where held tool calls wait for a decision; null when the config has no stores.approvals.
+  approvals::ApprovalStore* approvals = nullptr;
   // Scanner for a policy file ("" = built-in policy), built once per generation.
   std::function<absl::StatusOr<std::shared_ptr<const detectors::Scanner>>(const std::string&)>
       scanner;

@@ -10,7 +10,8 @@ namespace rampart::server {
 
 absl::StatusOr<std::shared_ptr<const Generation>> Generation::Build(
     std::shared_ptr<const config::Config> config, const std::string& rules_dir,
-    pipeline::Metrics* metrics, state::Store* state, uint64_t number) {
+    pipeline::Metrics* metrics, state::Store* state, uint64_t number,
+    approvals::ApprovalStore* approvals) {
   auto g = std::shared_ptr<Generation>(new Generation());
   g->config_ = config;
   g->id_ = StrCat(number);
@@ -36,6 +37,7 @@ absl::StatusOr<std::shared_ptr<const Generation>> Generation::Build(
     ctx.route = &rc;
     ctx.metrics = metrics;
     ctx.state = state;
+    ctx.approvals = approvals;
     ctx.scanner = scanner;
     auto p = pipeline::Pipeline::Build(stages::Registry(), ctx);
     if (!p.ok())

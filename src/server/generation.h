@@ -21,6 +21,9 @@ class Scanner;
 namespace rampart::state {
 class Store;
 }
+namespace rampart::approvals {
+class ApprovalStore;
+}
 
 namespace rampart::server {
 
@@ -33,9 +36,11 @@ struct Route {
 class Generation {
  public:
   // Builds every route's pipeline. `rules_dir` is used when the config has no rules_dir.
+  // `approvals` (may be null) is where tool_policy's held calls wait; it outlives the generation.
   static absl::StatusOr<std::shared_ptr<const Generation>> Build(
       std::shared_ptr<const config::Config> config, const std::string& rules_dir,
-      pipeline::Metrics* metrics, state::Store* state, uint64_t number);
+      pipeline::Metrics* metrics, state::Store* state, uint64_t number,
+      approvals::ApprovalStore* approvals = nullptr);
 
   // The route whose path prefix is the longest match of `path` (at a '/' boundary or the
   // whole path), or nullptr.

@@ -9,7 +9,9 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/json.hpp>
+#include <charconv>
 #include <chrono>
+#include <future>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -18,6 +20,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "approvals/approval_store.h"
 #include "common/crypto.h"
 #include "common/strings.h"
 #include "config/config.h"
@@ -27,6 +30,8 @@
 #include "server/request_body.h"
 #include "server/sse.h"
 #include "state/redis_store.h"
+#include "server/tool_calls.h"
+#include "stages/tool_policy/tool_policy.h"
 #include "state/store.h"
 
 namespace rampart::server {
@@ -118,6 +123,7 @@ struct Server::Impl {
   // Token buckets: built from stores.state at start; a reload keeps it (docs/gateway.md).
   std::unique_ptr<state::Store> store;
   config::StateStoreConfig store_config;
+  std::unique_ptr<approvals::ApprovalStore> approvals;  // stores.approvals; null when absent
   std::vector<std::unique_ptr<Worker>> workers;
   asio::io_context control{1};
   std::thread control_thread;
@@ -159,7 +165,13 @@ struct Server::Impl {
   asio::awaitable<bool> AwaitDurable(const pipeline::ExchangeRecord& rec);
   asio::awaitable<void> AdminAccept();
   asio::awaitable<void> AdminSession(tcp::socket socket);
-  http::response<http::string_body> Admin(const http::request<http::string_body>& req);
+  http::response<http::string_body> Admin(const http::request<http::string_body>& req,
+                                          const std::string& client_ip = "");
+  http::response<http::string_body> AdminApprovals(const http::request<http::string_body>& req,
+                                                   const std::string& path,
+                                                   const std::string& client_ip);
+  // Stores the messages the stages held (ex.held) as pending approvals. False on failure.
+  bool PersistHeld(const pipeline::Exchange& ex, size_t from = 0);
   void ListenSignals();
 };
 
@@ -462,6 +474,13 @@ asio::awaitable<bool> Server::Impl::HandleExchange(beast::tcp_stream& stream,
   if (auto h = req.find(http::field::authorization); h != req.end()) {
     ex.authorization = std::string(h->value());
   }
+  if (auto h = req.find("x-rampart-approval"); h != req.end()) {
+    if (h->value().size() > 64 || h->value().empty()) {
+      co_return co_await refuse(400, "tool_policy.approval_not_found",
+                                "the X-Rampart-Approval header is not an approval id");
+    }
+    ex.approval_ref = std::string(h->value());
+  }
 
   // Request body.
   if (c.kind != config::RouteKind::kPassthrough && !req.body().empty()) {
@@ -493,6 +512,35 @@ asio::awaitable<bool> Server::Impl::HandleExchange(beast::tcp_stream& stream,
   const bool record_payloads =
       options.sink != nullptr && gen->config().stores.audit.redacted_payloads;
   if (record_payloads) rec.redacted_prompt = pipeline::AuditTexts(pipeline::RequestTexts(ex));
+  if (ex.local_response.is_object()) {
+    // A stage answered itself (tool_policy redeeming an approval): no upstream call.
+    json::object body = std::move(ex.local_response.get_object());
+    std::string status = "pending";
+    if (auto* ext = body.if_contains("rampart"); ext != nullptr && ext->is_object()) {
+      if (auto* ap = ext->get_object().if_contains("approval"); ap != nullptr && ap->is_object()) {
+        if (auto* st = ap->get_object().if_contains("status"); st != nullptr && st->is_string())
+          status = std::string(st->get_string());
+      }
+    }
+    if (status == "released") {
+      // One use: only the exchange that flips approved -> released gets the call.
+      auto a = approvals ? approvals->Redeem(ex.approval_ref, NowUnixMs())
+                         : absl::StatusOr<approvals::Approval>(absl::NotFoundError("none"));
+      if (!a.ok() || a->status != approvals::Status::kApproved) {
+        co_return co_await refuse(409, "tool_policy.approval_used",
+                                  "the approved tool call was already released");
+      }
+    }
+    rec.reason = StrCat("tool_policy.approval_", status);
+    if (status != "released") rec.action = Action::kReview;
+    auto res = ex.stream ? MakeResponse(http::status::ok, version, "text/event-stream",
+                                        CompletionAsSse(body), rec.request_id, c.keep_alive)
+                         : MakeResponse(http::status::ok, version, "application/json",
+                                        json::serialize(body), rec.request_id, c.keep_alive);
+    res.set("x-rampart-approval-id", ex.approval_ref);
+    res.set("x-rampart-approval-status", status);
+    co_return co_await finish(res);
+  }
 
   // Upstream request: the client's headers minus hop-by-hop ones and its credentials.
   const config::UpstreamConfig& up = *route->upstream;
@@ -502,6 +550,7 @@ asio::awaitable<bool> Server::Impl::HandleExchange(beast::tcp_stream& stream,
   }
   ureq.set(http::field::host, StrCat(up.endpoint.host, ":", up.endpoint.port));
   ureq.set("x-request-id", rec.request_id);
+  ureq.erase("x-rampart-approval");  // the gateway's business, not the upstream's
   ureq.set("x-forwarded-for", client_ip);
   if (!up.api_key.empty()) ureq.set(http::field::authorization, StrCat("Bearer ", up.api_key));
   if (ex.request.is_object()) {
@@ -637,6 +686,8 @@ asio::awaitable<bool> Server::Impl::HandleExchange(beast::tcp_stream& stream,
       sent_text[index] += piece;  // AuditTexts() cuts at the bound
       sent_text_bytes += piece.size();
     };
+    // Tool-call deltas are held per choice until it finishes, then checked whole.
+    std::map<int64_t, ToolCallAssembler> assembled;
     runs[0] = std::move(run);
     json::object last_template;
     bool done = false, ended = false, upstream_clean = false;
@@ -648,6 +699,50 @@ asio::awaitable<bool> Server::Impl::HandleExchange(beast::tcp_stream& stream,
       if (runs.size() >= kMaxStreamChoices) return nullptr;
       return (runs[index] = route->pipeline->Start()).get();
     };
+    // Runs the assembled tool calls of `index` through the stages and writes what may go out
+    // into `choice` (delta.tool_calls, delta.content, finish_reason) and `ext` (the pending
+    // approval). Returns an error event to end the stream with, or "".
+    auto release_calls = [&](int64_t index, json::object& choice,
+                             json::object& ext) -> std::string {
+      auto it = assembled.find(index);
+      if (it == assembled.end() || it->second.empty()) return "";
+      json::object message{
+          {"role", "assistant"}, {"content", nullptr}, {"tool_calls", it->second.Calls()}};
+      assembled.erase(it);
+      pipeline::Pipeline::Run* r = run_for(index);
+      if (r == nullptr) {
+        return error_event(502, "upstream.too_many_choices",
+                           "the upstream streamed too many choices");
+      }
+      size_t held_before = ex.held.size();
+      pipeline::Decision td = r->OnToolCalls(ex, message);
+      if (td.blocked()) return error_event(td.http_status, td.reason, td.message);
+      json::value& delta = choice["delta"];
+      if (!delta.is_object()) delta = json::object();
+      if (auto* ct = message.if_contains("content");
+          ct != nullptr && ct->is_string() && !ct->get_string().empty()) {
+        json::value& dc = delta.get_object()["content"];
+        std::string joined = dc.is_string() ? std::string(dc.get_string()) : std::string();
+        joined += ct->get_string();
+        dc = joined;
+      }
+      auto* left = message.if_contains("tool_calls");
+      if (left != nullptr && left->is_array() && !left->get_array().empty()) {
+        delta.get_object()["tool_calls"] = ToolCallDeltas(left->get_array());
+      } else if (auto* fr = choice.if_contains("finish_reason");
+                 fr != nullptr && fr->is_string() && fr->get_string() == "tool_calls") {
+        *fr = "stop";
+      }
+      if (ex.held.size() > held_before) {
+        if (!PersistHeld(ex, held_before)) {
+          return error_event(503, "tool_policy.approval_unavailable",
+                             "a tool call needs approval but cannot be held now");
+        }
+        const pipeline::HeldMessage& h = ex.held.back();
+        ext = stages::ApprovalExtension(h.approval_id, "pending", h.tools);
+      }
+      return "";
+    };
     // Releases what the stages still hold for every unfinished choice, as one event.
     auto flush_all = [&]() -> std::string {
       std::string out;
@@ -657,7 +752,9 @@ asio::awaitable<bool> Server::Impl::HandleExchange(beast::tcp_stream& stream,
         std::string tail;
         pipeline::Decision fd = r->OnResponseText(ex, tail, true);
         if (fd.blocked()) return error_event(fd.http_status, fd.reason, fd.message);
-        if (tail.empty()) continue;
+        auto pending = assembled.find(index);
+        bool calls = pending != assembled.end() && !pending->second.empty();
+        if (tail.empty() && !calls) continue;
         keep_sent(index, tail);
         json::object ev = last_template;
         json::object choice{{"index", index}, {"finish_reason", nullptr}};
@@ -666,7 +763,13 @@ asio::awaitable<bool> Server::Impl::HandleExchange(beast::tcp_stream& stream,
         } else {
           choice["delta"] = json::object{{"content", tail}};
         }
+        json::object ext;
+        if (calls) {
+          std::string err = release_calls(index, choice, ext);
+          if (!err.empty()) return err;
+        }
         ev["choices"] = json::array{std::move(choice)};
+        if (!ext.empty()) ev["rampart"] = std::move(ext);
         out += FormatSseData(json::serialize(ev));
       }
       return out;
@@ -693,6 +796,7 @@ asio::awaitable<bool> Server::Impl::HandleExchange(beast::tcp_stream& stream,
         end_error = error_event(502, "upstream.error", "the upstream reported an error");
         return "";
       }
+      json::object ext;  // a pending approval, added to the event after its choices
       if (auto* choices = obj.if_contains("choices"); choices != nullptr && choices->is_array()) {
         for (auto& ch : choices->get_array()) {
           auto* co = ch.if_object();
@@ -700,6 +804,24 @@ asio::awaitable<bool> Server::Impl::HandleExchange(beast::tcp_stream& stream,
           int64_t index = 0;
           if (auto* i = co->if_contains("index"); i != nullptr && i->is_int64())
             index = i->get_int64();
+          if (auto* dl = co->if_contains("delta"); dl != nullptr && dl->is_object()) {
+            if (auto* tc = dl->get_object().if_contains("tool_calls");
+                tc != nullptr && !tc->is_null()) {
+              if (run_for(index) == nullptr) {
+                end_error = error_event(502, "upstream.too_many_choices",
+                                        "the upstream streamed too many choices");
+                return "";
+              }
+              auto [at, added] = assembled.try_emplace(index, limits.max_sse_event_bytes);
+              (void)added;
+              if (finished[index] || !at->second.Add(*tc)) {
+                end_error = error_event(502, "upstream.invalid_tool_calls",
+                                        "the upstream sent malformed or oversized tool calls");
+                return "";
+              }
+              dl->get_object().erase("tool_calls");  // held until the choice finishes
+            }
+          }
           json::string* content = nullptr;
           if (auto* t = co->if_contains("text"); t != nullptr && t->is_string()) {
             content = &t->get_string();
@@ -740,12 +862,20 @@ asio::awaitable<bool> Server::Impl::HandleExchange(beast::tcp_stream& stream,
               delta.get_object()["content"] = piece;
             }
           }
+          if (last) {
+            std::string err = release_calls(index, *co, ext);
+            if (!err.empty()) {
+              end_error = err;
+              return "";
+            }
+          }
         }
         json::object tmpl = obj;
         tmpl.erase("choices");
         tmpl.erase("usage");
         last_template = std::move(tmpl);
       }
+      if (!ext.empty()) obj["rampart"] = std::move(ext);
       return FormatSseData(json::serialize(v));
     };
 
@@ -873,7 +1003,10 @@ asio::awaitable<bool> Server::Impl::HandleExchange(beast::tcp_stream& stream,
   }
   if (ustatus >= 200 && ustatus < 300) {
     ex.response = std::move(body);
-    pipeline::Decision od = run->OnResponse(ex);
+    pipeline::Decision od = c.kind == config::RouteKind::kOpenAi ? run->OnResponseToolCalls(ex)
+                                                                 : pipeline::Decision::Continue();
+    if (od.blocked()) co_return co_await refuse(od.http_status, od.reason, od.message);
+    od = run->OnResponse(ex);
     if (od.blocked()) co_return co_await refuse(od.http_status, od.reason, od.message);
     if (record_payloads) {
       rec.redacted_response = pipeline::AuditTexts(pipeline::ResponseTexts(ex));
@@ -882,8 +1015,22 @@ asio::awaitable<bool> Server::Impl::HandleExchange(beast::tcp_stream& stream,
   } else {
     upstream_error("status");
   }
+  if (!ex.held.empty()) {
+    if (!PersistHeld(ex, 0)) {
+      co_return co_await refuse(503, "tool_policy.approval_unavailable",
+                                "a tool call needs approval but cannot be held now");
+    }
+    const pipeline::HeldMessage& h = ex.held.front();
+    if (body.is_object()) {
+      body.get_object()["rampart"] = stages::ApprovalExtension(h.approval_id, "pending", h.tools);
+    }
+  }
   auto res = MakeResponse(ures.result(), version, "application/json", json::serialize(body),
                           rec.request_id, c.keep_alive);
+  if (!ex.held.empty()) {
+    res.set("x-rampart-approval-id", ex.held.front().approval_id);
+    res.set("x-rampart-approval-status", "pending");
+  }
   co_return co_await finish(res);
 }
 
@@ -914,7 +1061,8 @@ asio::awaitable<void> Server::Impl::AdminSession(tcp::socket socket) {
       (void)n;
       if (ec) co_return;
       auto req = parser.release();
-      auto res = Admin(req);
+      boost::system::error_code ep_ec;
+      auto res = Admin(req, stream.socket().remote_endpoint(ep_ec).address().to_string());
       res.keep_alive(req.keep_alive());
       if (!co_await Write(stream, res, kAdminTimeoutMs) || !res.keep_alive()) co_return;
     }
@@ -923,7 +1071,8 @@ asio::awaitable<void> Server::Impl::AdminSession(tcp::socket socket) {
   }
 }
 
-http::response<http::string_body> Server::Impl::Admin(const http::request<http::string_body>& req) {
+http::response<http::string_body> Server::Impl::Admin(const http::request<http::string_body>& req,
+                                                      const std::string& client_ip) {
   std::string target(req.target());
   std::string path = target.substr(0, target.find('?'));
   auto text = [&](http::status s, std::string body, std::string_view type = "text/plain") {
@@ -943,7 +1092,8 @@ http::response<http::string_body> Server::Impl::Admin(const http::request<http::
   }
   auto gen = Current();
   const std::string& token = gen->config().server.admin_token;
-  if (path != "/metrics" && path != "/admin/reload" && path != "/admin/config") {
+  bool approvals_path = path == "/admin/approvals" || path.rfind("/admin/approvals/", 0) == 0;
+  if (path != "/metrics" && path != "/admin/reload" && path != "/admin/config" && !approvals_path) {
     return error(404, "admin.not_found", "no such admin endpoint");
   }
   if (token.empty()) {
@@ -971,6 +1121,7 @@ http::response<http::string_body> Server::Impl::Admin(const http::request<http::
     json::object o{{"generation", gen->id()}, {"config", config::RedactedJson(gen->config())}};
     return text(http::status::ok, json::serialize(o), "application/json");
   }
+  if (approvals_path) return AdminApprovals(req, path, client_ip);
   if (req.method() != http::verb::post) return error(405, "admin.method", "use POST");
   absl::Status st = Reload();
   if (!st.ok()) {
@@ -981,6 +1132,185 @@ http::response<http::string_body> Server::Impl::Admin(const http::request<http::
   return text(http::status::ok, json::serialize(o), "application/json");
 }
 
+namespace {
+
+json::object ApprovalJson(const approvals::Approval& a, bool with_message) {
+  json::array tools;
+  for (const auto& t : a.tools) tools.emplace_back(t);
+  json::object o{{"id", a.id},
+                 {"status", approvals::StatusName(a.status)},
+                 {"created_unix_ms", a.created_unix_ms},
+                 {"expires_unix_ms", a.expires_unix_ms},
+                 {"principal", a.principal},
+                 {"route", a.route},
+                 {"model", a.model},
+                 {"tools", std::move(tools)},
+                 {"decided_by", a.decided_by},
+                 {"note", a.note},
+                 {"decided_unix_ms", a.decided_unix_ms}};
+  if (with_message) {
+    // The held message, tool arguments included: what the approver decides on.
+    boost::system::error_code ec;
+    json::value m = json::parse(a.message, ec);
+    o["message"] = ec ? json::value(nullptr) : std::move(m);
+  }
+  return o;
+}
+
+}  // namespace
+
+bool Server::Impl::PersistHeld(const pipeline::Exchange& ex, size_t from) {
+  if (!approvals) return false;
+  int64_t now = NowUnixMs();
+  for (size_t i = from; i < ex.held.size(); ++i) {
+    const pipeline::HeldMessage& h = ex.held[i];
+    approvals::Approval a;
+    a.id = h.approval_id;
+    a.created_unix_ms = now;
+    a.expires_unix_ms = now + static_cast<int64_t>(h.ttl_s) * 1000;
+    a.principal = ex.principal != nullptr ? ex.principal->name : "";
+    a.route = ex.route != nullptr ? ex.route->name : "";
+    a.model = ex.model;
+    a.request_sha256 = ex.record.request_sha256;
+    a.tools = h.tools;
+    a.message = json::serialize(h.message);
+    absl::Status st = approvals->Create(a);
+    if (!st.ok()) {
+      LogEvent("error", "approval_not_stored",
+               StrCat("request ", ex.record.request_id, ": ", st.message()));
+      return false;
+    }
+    metrics.Add("rampart_approvals_total", "event=\"held\"", 1, "Tool-call approvals by event");
+    LogEvent("info", "approval_held",
+             StrCat("request ", ex.record.request_id, " approval ", a.id, " tools ",
+                    StrJoin(a.tools, ",")));
+  }
+  return true;
+}
+
+http::response<http::string_body> Server::Impl::AdminApprovals(
+    const http::request<http::string_body>& req, const std::string& path,
+    const std::string& client_ip) {
+  auto reply = [&](http::status s, const json::value& body) {
+    return MakeResponse(s, req.version(), "application/json", json::serialize(body), "", true);
+  };
+  auto error = [&](int status, std::string_view reason, std::string_view message) {
+    return ErrorResponse(config::RouteKind::kJson, status, reason, message, NewRequestId(),
+                         req.version(), true);
+  };
+  if (!approvals) {
+    return error(404, "admin.approvals_disabled", "set stores.approvals to hold tool calls");
+  }
+  std::string target(req.target());
+  std::string query =
+      target.find('?') == std::string::npos ? "" : target.substr(target.find('?') + 1);
+  int64_t now = NowUnixMs();
+  if (path == "/admin/approvals") {
+    if (req.method() != http::verb::get) return error(405, "admin.method", "use GET");
+    std::optional<approvals::Status> filter;
+    size_t limit = 100;
+    std::string_view q(query);
+    while (!q.empty()) {
+      std::string_view kv = q.substr(0, q.find('&'));
+      q.remove_prefix(std::min(q.size(), kv.size() + 1));
+      if (kv.rfind("status=", 0) == 0) {
+        filter = approvals::ParseStatus(kv.substr(7));
+        if (!filter) return error(400, "admin.bad_query", "unknown status");
+      } else if (kv.rfind("limit=", 0) == 0) {
+        std::string_view n = kv.substr(6);
+        auto [p, ec] = std::from_chars(n.data(), n.data() + n.size(), limit);
+        if (ec != std::errc() || p != n.data() + n.size() || limit == 0 || limit > 1000) {
+          return error(400, "admin.bad_query", "limit must be in [1, 1000]");
+        }
+      }
+    }
+    auto list = approvals->List(filter, limit, now);
+    if (!list.ok()) return error(500, "admin.approvals_error", "the approval store failed");
+    json::array items;
+    for (const auto& a : *list) items.push_back(ApprovalJson(a, false));
+    return reply(http::status::ok, json::object{{"approvals", std::move(items)}});
+  }
+  // /admin/approvals/{id}[/approve|/deny]
+  std::string rest = path.substr(std::string_view("/admin/approvals/").size());
+  std::string id = rest.substr(0, rest.find('/'));
+  std::string action = rest.find('/') == std::string::npos ? "" : rest.substr(rest.find('/') + 1);
+  if (action.empty()) {
+    if (req.method() != http::verb::get) return error(405, "admin.method", "use GET");
+    auto a = approvals->Get(id, now);
+    if (!a.ok()) {
+      if (a.status().code() == absl::StatusCode::kNotFound)
+        return error(404, "admin.approval_not_found", "no such approval");
+      return error(500, "admin.approvals_error", "the approval store failed");
+    }
+    return reply(http::status::ok, ApprovalJson(*a, true));
+  }
+  if (action != "approve" && action != "deny") {
+    return error(404, "admin.not_found", "no such admin endpoint");
+  }
+  if (req.method() != http::verb::post) return error(405, "admin.method", "use POST");
+  std::string by = "admin", note;
+  if (!req.body().empty()) {
+    boost::system::error_code ec;
+    json::value b = json::parse(req.body(), ec);
+    if (ec || !b.is_object()) return error(400, "admin.bad_body", "the body must be a JSON object");
+    for (const auto& [k, v] : b.get_object()) {
+      if ((k != "by" && k != "note") || !v.is_string() || v.get_string().size() > 256) {
+        return error(400, "admin.bad_body",
+                     "allowed: \"by\" and \"note\", strings of at most 256 bytes");
+      }
+      (k == "by" ? by : note) = std::string(v.get_string());
+    }
+  }
+  // Every decision is audited: refuse to decide when the audit log cannot take the record.
+  if (options.sink && !options.sink->Accepting()) {
+    return error(503, kAuditUnavailable, "the audit log cannot take records now");
+  }
+  bool approve = action == "approve";
+  auto a = approvals->Decide(id, approve, by, note, now);
+  if (!a.ok()) {
+    if (a.status().code() == absl::StatusCode::kNotFound)
+      return error(404, "admin.approval_not_found", "no such approval");
+    if (a.status().code() == absl::StatusCode::kFailedPrecondition)
+      return error(409, "admin.approval_decided", std::string(a.status().message()));
+    return error(500, "admin.approvals_error", "the approval store failed");
+  }
+  metrics.Add("rampart_approvals_total", StrCat("event=\"", approve ? "approved" : "denied", "\""),
+              1, "Tool-call approvals by event");
+  LogEvent("info", approve ? "approval_approved" : "approval_denied",
+           StrCat("approval ", a->id, " by ", by));
+  if (options.sink) {
+    pipeline::ExchangeRecord rec;
+    rec.request_id = a->id;
+    rec.start_unix_ms = now;
+    rec.route = a->route;
+    rec.principal = a->principal;
+    rec.client_ip = client_ip;
+    rec.method = "POST";
+    rec.path = path;
+    rec.model = a->model;
+    rec.status = 200;
+    rec.action = approve ? Action::kAllow : Action::kBlock;
+    rec.reason = approve ? "tool_policy.approval_approved" : "tool_policy.approval_denied";
+    rec.request_bytes = req.body().size();
+    if (!req.body().empty()) rec.request_sha256 = ToHex(Sha256(req.body()));
+    pipeline::StageRecord sr;
+    sr.stage = "tool_policy";
+    sr.phase = "approval";
+    sr.outcome = approve ? "approved" : "denied";
+    sr.reason = rec.reason;
+    rec.stages.push_back(std::move(sr));
+    auto done = std::make_shared<std::promise<bool>>();
+    auto fut = done->get_future();
+    options.sink->Submit(rec, [done](bool durable) { done->set_value(durable); });
+    if (fut.wait_for(milliseconds(kAdminTimeoutMs)) != std::future_status::ready || !fut.get()) {
+      LogEvent("error", "audit_unavailable", StrCat("approval ", a->id, ": decision not audited"));
+      return error(503, kAuditUnavailable,
+                   "the decision was recorded but its audit record was not stored");
+    }
+  }
+  return reply(http::status::ok, ApprovalJson(*a, false));
+}
+
 // ---------------------------------------------------------------------------------------
 // Lifecycle.
 
@@ -988,7 +1318,8 @@ absl::Status Server::Impl::Reload() {
   std::lock_guard<std::mutex> lock(reload_mu);
   auto cfg = config::LoadConfigFile(options.config_path);
   absl::StatusOr<std::shared_ptr<const Generation>> g =
-      cfg.ok() ? Generation::Build(*cfg, options.rules_dir, &metrics, store.get(), gen_number + 1)
+      cfg.ok() ? Generation::Build(*cfg, options.rules_dir, &metrics, store.get(), gen_number + 1,
+                                   approvals.get())
                : absl::StatusOr<std::shared_ptr<const Generation>>(cfg.status());
   if (!g.ok()) {
     metrics.Add("rampart_reloads_total", "result=\"rejected\"", 1, "Config reloads");
@@ -1144,11 +1475,20 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
   impl->options = std::move(options);
   auto cfg = config::LoadConfigFile(impl->options.config_path);
   if (!cfg.ok()) return cfg.status();
+  if ((*cfg)->stores.has_approvals) {
+    const config::ApprovalStoreConfig& ac = (*cfg)->stores.approvals;
+    auto st = approvals::ApprovalStore::Open({ac.path, ac.max_pending, ac.retention_s});
+    if (!st.ok()) {
+      return absl::UnavailableError(StrCat("stores.approvals.path: ", st.status().message()));
+    }
+    impl->approvals = std::move(*st);
+  }
   auto store = BuildStateStore((*cfg)->stores.state, &impl->metrics);
   if (!store.ok()) return store.status();
   impl->store = std::move(*store);
   impl->store_config = (*cfg)->stores.state;
-  auto g = Generation::Build(*cfg, impl->options.rules_dir, &impl->metrics, impl->store.get(), 1);
+  auto g = Generation::Build(*cfg, impl->options.rules_dir, &impl->metrics, impl->store.get(), 1,
+                             impl->approvals.get());
   if (!g.ok()) return g.status();
   impl->current_gen = *g;
   impl->gen_number = 1;

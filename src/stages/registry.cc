@@ -9,6 +9,7 @@
 #include "stages/role_isolation/role_isolation.h"
 #include "stages/schema/schema.h"
 #include "stages/spotlight/spotlight.h"
+#include "stages/tool_policy/tool_policy.h"
 
 namespace rampart::stages {
 
@@ -24,6 +25,7 @@ constexpr pipeline::StageRegistration kTable[] = {
     {"spotlight", &BuildSpotlight},
     {"exfil_links", &BuildExfilLinks},
     {"data_exposure", &BuildDataExposure},
+    {"tool_policy", &BuildToolPolicy},
 };
 }  // namespace
 
