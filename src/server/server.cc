@@ -296,6 +296,9 @@ asio::awaitable<void> Server::Impl::Session(tcp::socket socket, Worker& w) {
     if (tls_ctx == nullptr) {
       stream_holder.emplace(beast::tcp_stream(std::move(socket)));
     } else {
+      // TLS sends small records of its own (session tickets after the handshake): without
+      // TCP_NODELAY the first response waits behind them for the client's delayed ACK.
+      socket.set_option(tcp::no_delay(true), ec);
       stream_holder.emplace(beast::tcp_stream(std::move(socket)), *tls_ctx);
     }
     Stream& stream = *stream_holder;
@@ -641,6 +644,8 @@ asio::awaitable<bool> Server::Impl::HandleExchange(Stream& stream,
         conn = std::make_unique<Stream>(std::move(tcp_conn));
       } else {
         // TLS: SNI and name verification, the handshake within the connect timeout.
+        boost::system::error_code nd;
+        tcp_conn.socket().set_option(tcp::no_delay(true), nd);
         conn = std::make_unique<Stream>(std::move(tcp_conn), *up_tls);
         SSL* ssl = conn->tls()->native_handle();
         absl::Status prep = PrepareUpstreamTls(ssl, up.endpoint.host, !up.tls_insecure_skip_verify);
