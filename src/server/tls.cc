@@ -50,6 +50,11 @@ absl::StatusOr<std::shared_ptr<ssl::context>> ListenerContext(const config::List
         StrCat("cannot load a PEM certificate chain from '", t.cert_file, "': ", OpenSslError()));
   }
   if (SSL_CTX_use_PrivateKey_file(h, t.key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
+    if (ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH) {
+      ERR_clear_error();
+      return config::FieldError("server.tls.key_file",
+                                StrCat("does not match the certificate in '", t.cert_file, "'"));
+    }
     return config::FieldError("server.tls.key_file", StrCat("cannot load a PEM private key from '",
                                                             t.key_file, "': ", OpenSslError()));
   }
