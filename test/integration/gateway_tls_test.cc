@@ -221,6 +221,17 @@ TEST_F(GatewayTlsTest, SlowHandshakeTimesOutWithoutBlockingOthers) {
             std::string::npos);
 }
 
+TEST_F(GatewayTlsTest, SlowRequestHeadAfterTheHandshakeGets408OverTls) {
+  TlsClient c(port_, Path("ca.pem"));
+  ASSERT_TRUE(c.handshake_ok()) << c.error();
+  ASSERT_TRUE(c.Send("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n"));
+  auto start = std::chrono::steady_clock::now();
+  auto r = ParseResponse(c.ReadAll());
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(3));
+  EXPECT_EQ(r.status, 408) << r.raw;
+  EXPECT_EQ(ErrorCode(r), "request.timeout");
+}
+
 TEST_F(GatewayTlsTest, UntrustedUpstreamCertificateIs502UpstreamTls) {
   TlsClient c(port_, Path("ca.pem"));
   ASSERT_TRUE(c.handshake_ok()) << c.error();
