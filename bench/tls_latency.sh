@@ -11,8 +11,12 @@
 #
 #   bench/tls_latency.sh            # from the repository root, after building build/rampart
 #
+# Then, when wrk is installed, a closed-loop wrk run against each listener on kept-alive
+# connections (req/s, p50, p99).
+#
 # Environment: RAMPART [build/rampart]  N [300] requests per mode  CURVE [P-256]: the
-# certificate key (P-256 ECDSA; RSA:2048 also works). Needs curl, openssl and python3.
+# certificate key (P-256 ECDSA; RSA:2048 also works)  WRK_CONNS [16]  WRK_DURATION [5s]
+# (0: skip wrk). Needs curl, openssl and python3.
 # Only 127.0.0.1 is used; everything started is stopped on exit.
 set -euo pipefail
 
@@ -96,6 +100,22 @@ N=20 run_new "https://127.0.0.1:$TLS/v1/chat/completions" >/dev/null
 run_new "http://127.0.0.1:$PLAIN/v1/chat/completions" >"$TMP/plain-new.txt"
 run_new "https://127.0.0.1:$TLS/v1/chat/completions" >"$TMP/tls-new.txt"
 run_reuse "https://127.0.0.1:$TLS/v1/chat/completions" >"$TMP/tls-reuse.txt"
+
+# Concurrency (when wrk is installed; WRK_DURATION=0 skips): closed loop, kept-alive
+# connections, plain vs TLS listener.
+if command -v wrk >/dev/null && [[ ${WRK_DURATION:-5s} != 0 ]]; then
+  for mode in plain tls; do
+    if [[ $mode == plain ]]; then url="http://127.0.0.1:$PLAIN"; else url="https://127.0.0.1:$TLS"; fi
+    BENCH_BODY=bench/gateway/chat_1k.json wrk -t1 -c"${WRK_CONNS:-16}" -d"${WRK_DURATION:-5s}" \
+      --latency -s bench/gateway/chat_1k.lua "$url/v1/chat/completions" >"$TMP/wrk-$mode.txt"
+    echo "wrk $mode (${WRK_CONNS:-16} connections, ${WRK_DURATION:-5s}):" \
+      "$(grep 'Requests/sec' "$TMP/wrk-$mode.txt" | awk '{print $2}') req/s," \
+      "p50 $(awk '$1=="50%"{print $2}' "$TMP/wrk-$mode.txt")," \
+      "p99 $(awk '$1=="99%"{print $2}' "$TMP/wrk-$mode.txt")," \
+      "non-2xx: $(awk '/Non-2xx/{n=$NF} END{print n+0}' "$TMP/wrk-$mode.txt")," \
+      "socket errors: $(grep -c 'Socket errors' "$TMP/wrk-$mode.txt" || true) lines"
+  done
+fi
 
 python3 - "$TMP" <<'EOF'
 import sys, statistics
