@@ -24,10 +24,20 @@
 // across events. Every JSON reply carries "mock_authorization": the Authorization header the
 // mock received (tests check that a client's key is never forwarded).
 //
-//   rampart mock-upstream --port N [--host 127.0.0.1]
+//   MOCK_HEADERS  the JSON reply lists the request header names received ("mock_headers")
+//   MOCK_HOP      the reply carries "Connection: x-upstream-secret" and that header
+//
+//   rampart mock-upstream --port N [--host 127.0.0.1] [--tls-cert F --tls-key F]
+//
+// With --tls-cert/--tls-key (PEM) it speaks HTTPS only: a TLS front relays each connection
+// to the plain server on an internal loopback port.
 //
 // Thread per connection: a test fixture, not a server.
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <poll.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <boost/asio.hpp>
@@ -353,10 +363,115 @@ void Serve(tcp::socket s) {
     res.keep_alive(req.keep_alive());
     res.body() = json::serialize(out);
     res.prepare_payload();
+    // Hop-by-hop cues (test/integration/gateway_tls_test.cc).
+    if (Has(body, "MOCK_HEADERS")) {
+      json::array names;
+      for (const auto& f : req) names.emplace_back(json::string(std::string(f.name_string())));
+      out["mock_headers"] = std::move(names);
+      res.body() = json::serialize(out);
+      res.prepare_payload();
+    }
+    if (Has(body, "MOCK_HOP")) {
+      res.set(http::field::connection, "x-upstream-secret");
+      res.set("x-upstream-secret", "upstream-only");
+    }
     http::write(s, res, ec);
     if (ec || !req.keep_alive()) return;
   }
 }
+
+// --- TLS front (--tls-cert/--tls-key): terminates TLS and relays the plaintext to the plain
+// server on an internal loopback port, so Serve() above stays one code path. A reset from
+// the plain side (MOCK_RESET) is passed on as a TCP reset.
+bool WriteAllFd(int fd, const char* p, size_t n) {
+  while (n > 0) {
+    ssize_t w = ::send(fd, p, n, MSG_NOSIGNAL);
+    if (w <= 0) return false;
+    p += w;
+    n -= static_cast<size_t>(w);
+  }
+  return true;
+}
+
+void RelayTls(SSL_CTX* ctx, tcp::socket client, uint16_t plain_port) {
+  int fd = client.native_handle();
+  timeval tv{10, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  SSL* ssl = SSL_new(ctx);
+  SSL_set_fd(ssl, fd);
+  boost::system::error_code ec;
+  tcp::socket plain(client.get_executor());
+  if (SSL_accept(ssl) == 1) {
+    timeval none{0, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &none, sizeof none);
+    plain.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), plain_port), ec);
+  } else {
+    ec = asio::error::connection_refused;
+  }
+  bool reset = false;
+  char buf[16384];
+  while (!ec) {
+    if (SSL_pending(ssl) == 0) {
+      pollfd p[2] = {{fd, POLLIN, 0}, {plain.native_handle(), POLLIN, 0}};
+      if (::poll(p, 2, 120'000) <= 0) break;
+      if (p[1].revents != 0) {
+        ssize_t n = ::recv(plain.native_handle(), buf, sizeof buf, 0);
+        if (n < 0) reset = true;
+        if (n <= 0) break;
+        if (SSL_write(ssl, buf, static_cast<int>(n)) <= 0) break;
+        continue;
+      }
+    }
+    int n = SSL_read(ssl, buf, sizeof buf);
+    if (n <= 0 || !WriteAllFd(plain.native_handle(), buf, static_cast<size_t>(n))) break;
+  }
+  if (reset) {
+    Reset(client);
+  } else {
+    SSL_shutdown(ssl);
+  }
+  SSL_free(ssl);
+  plain.close(ec);
+  client.close(ec);
+}
+
+int ServeTls(asio::io_context& ioc, tcp::acceptor& acceptor, const std::string& cert,
+             const std::string& key) {
+  SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
+  if (ctx == nullptr || SSL_CTX_use_certificate_chain_file(ctx, cert.c_str()) != 1 ||
+      SSL_CTX_use_PrivateKey_file(ctx, key.c_str(), SSL_FILETYPE_PEM) != 1) {
+    std::fprintf(stderr, "rampart mock-upstream: cannot load --tls-cert/--tls-key: %s\n",
+                 ERR_reason_error_string(ERR_get_error()));
+    return kExitError;
+  }
+  tcp::acceptor inner(ioc, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  uint16_t inner_port = inner.local_endpoint().port();
+  std::thread([&ioc, &inner] {
+    for (;;) {
+      tcp::socket s(ioc);
+      boost::system::error_code ec;
+      inner.accept(s, ec);
+      if (ec) return;
+      std::thread([sock = std::move(s)]() mutable {
+        try {
+          Serve(std::move(sock));
+        } catch (const std::exception&) {
+        }
+      }).detach();
+    }
+  }).detach();
+  std::printf("mock-upstream: listening on port %u\n",
+              static_cast<unsigned>(acceptor.local_endpoint().port()));
+  std::fflush(stdout);
+  for (;;) {
+    tcp::socket s(ioc);
+    acceptor.accept(s);
+    std::thread([ctx, sock = std::move(s), inner_port]() mutable {
+      RelayTls(ctx, std::move(sock), inner_port);
+    }).detach();
+  }
+}
+// --- end TLS front.
 
 }  // namespace
 
@@ -364,16 +479,23 @@ void RegisterMockUpstream(CLI::App& app) {
   struct Flags {
     std::string host = "127.0.0.1";
     uint16_t port = 0;
+    std::string tls_cert, tls_key;  // PEM; both or neither
   };
   auto flags = std::make_shared<Flags>();
   CLI::App* sub = app.add_subcommand(
       "mock-upstream", "A deterministic OpenAI-compatible model server for demos and tests");
   sub->add_option("--port,-p", flags->port, "Port (0 picks a free one)")->required();
   sub->add_option("--host", flags->host, "Address to bind (default 127.0.0.1)");
+  auto* cert_opt =
+      sub->add_option("--tls-cert", flags->tls_cert, "Serve HTTPS with this PEM chain");
+  auto* key_opt = sub->add_option("--tls-key", flags->tls_key, "PEM private key for --tls-cert");
+  cert_opt->needs(key_opt);
+  key_opt->needs(cert_opt);
   AddCommand(sub, [flags]() -> int {
     try {
       asio::io_context ioc{1};
       tcp::acceptor acceptor(ioc, tcp::endpoint(asio::ip::make_address(flags->host), flags->port));
+      if (!flags->tls_cert.empty()) return ServeTls(ioc, acceptor, flags->tls_cert, flags->tls_key);
       std::printf("mock-upstream: listening on port %u\n",
                   static_cast<unsigned>(acceptor.local_endpoint().port()));
       std::fflush(stdout);

@@ -94,7 +94,43 @@ absl::Status ParseLimits(const boost::json::value& v, const std::string& path, L
   return r->Finish();
 }
 
-absl::Status ParseServer(const boost::json::value& v, ServerConfig* s) {
+// A path from the config file, resolved against the file's directory when relative.
+std::string ResolvePath(const std::string& f, const std::string& dir) {
+  std::filesystem::path p(f);
+  if (f.empty() || !p.is_relative() || dir.empty()) return f;
+  return (std::filesystem::path(dir) / p).string();
+}
+
+absl::Status ParseListenerTls(const boost::json::value& v, const std::string& path,
+                              const std::string& dir, ListenerTls* t) {
+  auto r = FieldReader::Open(v, path);
+  if (!r.ok()) return r.status();
+  t->enabled = true;
+  RETURN_IF_ERROR(r->String("cert_file", &t->cert_file, /*required=*/true));
+  RETURN_IF_ERROR(r->String("key_file", &t->key_file, /*required=*/true));
+  if (t->cert_file.empty()) return FieldError(r->Path("cert_file"), "must not be empty");
+  if (t->key_file.empty()) return FieldError(r->Path("key_file"), "must not be empty");
+  // YAML reads an unquoted 1.2 as a number: accept it as well as the string.
+  if (const auto* mv = r->Get("min_version")) {
+    std::string m;
+    if (mv->is_string()) {
+      m = std::string(mv->get_string());
+    } else if (mv->is_double() && (mv->get_double() == 1.2 || mv->get_double() == 1.3)) {
+      m = mv->get_double() == 1.2 ? "1.2" : "1.3";
+    }
+    if (m != "1.2" && m != "1.3") {
+      return FieldError(r->Path("min_version"), "must be \"1.2\" or \"1.3\"");
+    }
+    t->min_version = m == "1.3" ? TlsVersion::k13 : TlsVersion::k12;
+  }
+  RETURN_IF_ERROR(r->String("ciphers", &t->ciphers));
+  RETURN_IF_ERROR(r->Finish());
+  t->cert_file = ResolvePath(t->cert_file, dir);
+  t->key_file = ResolvePath(t->key_file, dir);
+  return absl::OkStatus();
+}
+
+absl::Status ParseServer(const boost::json::value& v, const std::string& dir, ServerConfig* s) {
   auto r = FieldReader::Open(v, "server");
   if (!r.ok()) return r.status();
   std::string listen, admin;
@@ -109,6 +145,8 @@ absl::Status ParseServer(const boost::json::value& v, ServerConfig* s) {
   RETURN_IF_ERROR(r->String("rules_dir", &s->rules_dir));
   if (const auto* l = r->Get("limits"))
     RETURN_IF_ERROR(ParseLimits(*l, r->Path("limits"), &s->limits));
+  if (const auto* t = r->Get("tls"))
+    RETURN_IF_ERROR(ParseListenerTls(*t, r->Path("tls"), dir, &s->tls));
   return r->Finish();
 }
 
@@ -193,24 +231,46 @@ absl::Status ParseStores(const boost::json::value& v, const std::string& dir, St
 }
 
 absl::Status ParseUpstream(const boost::json::value& v, const std::string& path,
-                           UpstreamConfig* u) {
+                           const std::string& dir, UpstreamConfig* u) {
   auto r = FieldReader::Open(v, path);
   if (!r.ok()) return r.status();
   RETURN_IF_ERROR(r->String("name", &u->name, /*required=*/true));
   std::string url;
   RETURN_IF_ERROR(r->String("url", &url, /*required=*/true));
   constexpr std::string_view kHttp = "http://";
-  if (url.compare(0, kHttp.size(), kHttp) != 0) {
-    return FieldError(r->Path("url"),
-                      "must be http://host:port (TLS upstreams are not supported yet)");
+  constexpr std::string_view kHttps = "https://";
+  std::string hostport;
+  if (url.compare(0, kHttp.size(), kHttp) == 0) {
+    hostport = url.substr(kHttp.size());
+  } else if (url.compare(0, kHttps.size(), kHttps) == 0) {
+    hostport = url.substr(kHttps.size());
+    u->tls = true;
+  } else {
+    return FieldError(r->Path("url"), "must be http://host[:port] or https://host[:port]");
   }
-  std::string hostport = url.substr(kHttp.size());
   if (!hostport.empty() && hostport.back() == '/') hostport.pop_back();
   if (hostport.find('/') != std::string::npos) {
     return FieldError(r->Path("url"), "must not have a path (routes forward the client's path)");
   }
+  if (hostport.find_first_of("@?#[]") != std::string::npos) {
+    return FieldError(r->Path("url"), "must be a plain host name or IPv4 address and a port");
+  }
+  if (!hostport.empty() && hostport.find(':') == std::string::npos) {
+    hostport += u->tls ? ":443" : ":80";
+  }
   RETURN_IF_ERROR(ParseEndpoint(hostport, r->Path("url"), &u->endpoint));
   if (u->endpoint.port == 0) return FieldError(r->Path("url"), "port must not be 0");
+  RETURN_IF_ERROR(r->String("ca_file", &u->ca_file));
+  RETURN_IF_ERROR(r->Bool("tls_insecure_skip_verify", &u->tls_insecure_skip_verify));
+  if (!u->tls && (!u->ca_file.empty() || u->tls_insecure_skip_verify)) {
+    return FieldError(r->Path(u->ca_file.empty() ? "tls_insecure_skip_verify" : "ca_file"),
+                      "only applies to https:// upstreams");
+  }
+  if (!u->ca_file.empty() && u->tls_insecure_skip_verify) {
+    return FieldError(r->Path("tls_insecure_skip_verify"),
+                      "contradicts ca_file (a CA is only useful when verifying)");
+  }
+  u->ca_file = ResolvePath(u->ca_file, dir);
   RETURN_IF_ERROR(r->String("api_key_env", &u->api_key_env));
   RETURN_IF_ERROR(ReadEnvSecret(u->api_key_env, r->Path("api_key_env"), &u->api_key));
   RETURN_IF_ERROR(r->Uint("connect_timeout_ms", &u->connect_timeout_ms, 1, kMaxMs));
@@ -341,9 +401,11 @@ absl::Status ReadKeyFile(const std::string& path, const std::string& field, Conf
 absl::Status ParseRoot(const boost::json::value& root, const std::string& dir, Config* c) {
   auto r = FieldReader::Open(root, "");
   if (!r.ok()) return r.status();
-  if (const auto* s = r->Get("server")) RETURN_IF_ERROR(ParseServer(*s, &c->server));
+  if (const auto* s = r->Get("server")) RETURN_IF_ERROR(ParseServer(*s, dir, &c->server));
   if (const auto* s = r->Get("stores")) RETURN_IF_ERROR(ParseStores(*s, dir, &c->stores));
-  RETURN_IF_ERROR(ParseList(*r, "upstreams", &c->upstreams, ParseUpstream));
+  RETURN_IF_ERROR(ParseList(*r, "upstreams", &c->upstreams,
+                            [&dir](const boost::json::value& e, const std::string& path,
+                                   UpstreamConfig* u) { return ParseUpstream(e, path, dir, u); }));
   RETURN_IF_ERROR(ParseList(*r, "principals", &c->principals, ParsePrincipal));
   std::string key_file;
   RETURN_IF_ERROR(r->String("key_file", &key_file));
@@ -450,17 +512,28 @@ boost::json::value RedactedJson(const Config& c) {
                                            {"keepalive_timeout_ms", l.keepalive_timeout_ms},
                                            {"max_response_bytes", l.max_response_bytes},
                                            {"max_sse_event_bytes", l.max_sse_event_bytes}}}};
+  if (c.server.tls.enabled) {
+    const auto& t = c.server.tls;
+    root["server"].get_object()["tls"] =
+        json::object{{"cert_file", t.cert_file},
+                     {"key_file", t.key_file},
+                     {"min_version", t.min_version == TlsVersion::k13 ? "1.3" : "1.2"},
+                     {"ciphers", t.ciphers}};
+  }
   json::array ups;
   for (const auto& u : c.upstreams) {
-    ups.push_back(json::object{{"name", u.name},
-                               {"url", StrCat("http://", u.endpoint.host, ":", u.endpoint.port)},
-                               {"api_key_env", u.api_key_env},
-                               {"api_key", u.api_key.empty() ? "" : "<redacted>"},
-                               {"connect_timeout_ms", u.connect_timeout_ms},
-                               {"first_byte_timeout_ms", u.first_byte_timeout_ms},
-                               {"idle_timeout_ms", u.idle_timeout_ms},
-                               {"max_idle_connections", u.max_idle_connections},
-                               {"external", u.external}});
+    ups.push_back(json::object{
+        {"name", u.name},
+        {"url", StrCat(u.tls ? "https://" : "http://", u.endpoint.host, ":", u.endpoint.port)},
+        {"ca_file", u.ca_file},
+        {"tls_insecure_skip_verify", u.tls_insecure_skip_verify},
+        {"api_key_env", u.api_key_env},
+        {"api_key", u.api_key.empty() ? "" : "<redacted>"},
+        {"connect_timeout_ms", u.connect_timeout_ms},
+        {"first_byte_timeout_ms", u.first_byte_timeout_ms},
+        {"idle_timeout_ms", u.idle_timeout_ms},
+        {"max_idle_connections", u.max_idle_connections},
+        {"external", u.external}});
   }
   root["upstreams"] = std::move(ups);
   if (c.stores.has_audit) {

@@ -41,6 +41,18 @@ struct Limits {
   uint64_t max_sse_event_bytes = 1u << 20;  // Default: 1 MiB per upstream SSE event
 };
 
+enum class TlsVersion { k12, k13 };
+
+// `server.tls`: TLS on the client listener (docs/gateway.md, "TLS"). Certificate and key are
+// PEM files, relative to the config file; a reload re-reads them.
+struct ListenerTls {
+  bool enabled = false;                      // the file has a `server.tls` section
+  std::string cert_file;                     // certificate chain, leaf first; required
+  std::string key_file;                      // private key of the leaf; required
+  TlsVersion min_version = TlsVersion::k12;  // Default: TLS 1.2
+  std::string ciphers;  // OpenSSL cipher list for TLS 1.2; empty: OpenSSL's default
+};
+
 struct ServerConfig {
   Endpoint listen{"127.0.0.1", 8080};  // Default: 127.0.0.1:8080
   Endpoint admin{"127.0.0.1", 9090};   // Default: 127.0.0.1:9090
@@ -51,11 +63,15 @@ struct ServerConfig {
   std::string admin_token;             // read from admin_token_env at load (never printed)
   std::string rules_dir;               // Default: the shipped rules/ (see docs/rules.md)
   Limits limits;
+  ListenerTls tls;  // Default: off (plain HTTP)
 };
 
 struct UpstreamConfig {
   std::string name;
-  Endpoint endpoint;                        // from `url: http://host:port`
+  Endpoint endpoint;                        // from `url: http[s]://host[:port]`
+  bool tls = false;                         // url is https://
+  std::string ca_file;                      // PEM trust anchors; empty: the system store
+  bool tls_insecure_skip_verify = false;    // Default: false (verify chain and host name)
   std::string api_key_env;                  // env var with the key sent upstream; empty: none
   std::string api_key;                      // read from api_key_env at load (never printed)
   uint64_t connect_timeout_ms = 2'000;      // Default: 2 s

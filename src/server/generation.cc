@@ -15,6 +15,10 @@ absl::StatusOr<std::shared_ptr<const Generation>> Generation::Build(
   auto g = std::shared_ptr<Generation>(new Generation());
   g->config_ = config;
   g->id_ = StrCat(number);
+  auto tls = TlsContexts::Build(*config);
+  if (!tls.ok())
+    return absl::InvalidArgumentError(StrCat(config->source, ": ", tls.status().message()));
+  g->tls_ = std::move(*tls);
   std::string rules = config->server.rules_dir.empty() ? rules_dir : config->server.rules_dir;
   std::map<std::string, std::shared_ptr<const detectors::Scanner>> by_policy;
   auto scanner =

@@ -14,6 +14,7 @@
 #include "config/config.h"
 #include "pipeline/metrics.h"
 #include "pipeline/runner.h"
+#include "server/tls.h"
 
 namespace rampart::detectors {
 class Scanner;
@@ -48,11 +49,14 @@ class Generation {
 
   const config::Config& config() const { return *config_; }
   const std::string& id() const { return id_; }
+  // The TLS contexts of this config (listener, https:// upstreams).
+  const TlsContexts& tls() const { return *tls_; }
 
  private:
   std::shared_ptr<const config::Config> config_;
   std::vector<std::shared_ptr<const detectors::Scanner>> scanners_;
   std::vector<Route> routes_;
+  std::shared_ptr<const TlsContexts> tls_;
   std::string id_;
 };
 

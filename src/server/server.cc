@@ -1,6 +1,7 @@
 #include "server/server.h"
 
 #include <openssl/crypto.h>
+#include <openssl/ssl.h>
 #include <unistd.h>
 
 #include <array>
@@ -16,6 +17,7 @@
 #include <mutex>
 #include <optional>
 #include <random>
+#include <set>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -32,6 +34,7 @@
 #include "state/redis_store.h"
 #include "server/tool_calls.h"
 #include "stages/tool_policy/tool_policy.h"
+#include "server/tls.h"
 #include "state/store.h"
 
 namespace rampart::server {
@@ -78,35 +81,58 @@ void LogEvent(std::string_view level, std::string_view event, std::string_view d
   LogLine(std::move(line));
 }
 
+// Request headers never forwarded upstream: the hop-by-hop ones of RFC 9110 7.6.1 (and every
+// Proxy-* header), plus those the gateway sets itself or must not pass on (the client's
+// credentials, framing, encodings the stages could not read).
+std::string AsciiLower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
 bool IsHopByHop(std::string_view name) {
   static constexpr std::string_view kHop[] = {
-      "connection", "keep-alive",    "proxy-authenticate", "proxy-authorization",
-      "te",         "trailer",       "transfer-encoding",  "upgrade",
-      "host",       "authorization", "content-length",     "accept-encoding",
-      "expect"};
+      "connection", "keep-alive",      "proxy-authenticate", "proxy-authorization",
+      "te",         "trailer",         "transfer-encoding",  "upgrade",
+      "host",       "authorization",   "content-length",     "accept-encoding",
+      "expect",     "proxy-connection"};
   for (auto h : kHop) {
     if (beast::iequals(name, h)) return true;
   }
-  return false;
+  constexpr std::string_view kProxy = "proxy-";
+  return name.size() >= kProxy.size() && beast::iequals(name.substr(0, kProxy.size()), kProxy);
+}
+
+// The header names a message's Connection header(s) list (RFC 9110 7.6.1), lower-cased: hop-by-hop
+// too. Bounded by the request head limits (limits.max_header_bytes).
+std::set<std::string> ConnectionOptions(const http::fields& fields) {
+  std::set<std::string> out;
+  for (const auto& f : fields) {
+    if (f.name() != http::field::connection) continue;
+    for (const auto& token : http::token_list(f.value())) out.insert(AsciiLower(token));
+  }
+  return out;
 }
 
 // Idle keep-alive connections to upstreams, owned by one worker thread.
 class UpstreamPool {
  public:
-  std::unique_ptr<beast::tcp_stream> Take(const std::string& key) {
+  std::unique_ptr<Stream> Take(const std::string& key) {
     auto it = idle_.find(key);
     if (it == idle_.end() || it->second.empty()) return nullptr;
     auto s = std::move(it->second.back());
     it->second.pop_back();
     return s;
   }
-  void Give(const std::string& key, std::unique_ptr<beast::tcp_stream> s, size_t max_idle) {
+  void Give(const std::string& key, std::unique_ptr<Stream> s, size_t max_idle) {
     auto& v = idle_[key];
     if (v.size() < max_idle) v.push_back(std::move(s));
   }
 
  private:
-  std::unordered_map<std::string, std::vector<std::unique_ptr<beast::tcp_stream>>> idle_;
+  std::unordered_map<std::string, std::vector<std::unique_ptr<Stream>>> idle_;
 };
 
 struct Worker {
@@ -156,8 +182,10 @@ struct Server::Impl {
 
   asio::awaitable<void> Accept();
   asio::awaitable<void> Session(tcp::socket socket, Worker& w);
-  asio::awaitable<bool> HandleExchange(beast::tcp_stream& stream,
-                                       http::request<http::string_body> req,
+  // The server side of a TLS handshake, bounded by header_timeout_ms; false (and counted in
+  // rampart_tls_handshake_failures_total) when it failed and the connection is closed.
+  asio::awaitable<bool> TlsAccept(Stream& stream, const Generation& gen);
+  asio::awaitable<bool> HandleExchange(Stream& stream, http::request<http::string_body> req,
                                        std::shared_ptr<const Generation> gen, Worker& w,
                                        const std::string& client_ip);
   // Submits `rec` to the sink and waits, without blocking the io thread, until it is durable
@@ -210,7 +238,8 @@ http::response<http::string_body> ErrorResponse(config::RouteKind kind, int stat
   return res;
 }
 
-asio::awaitable<bool> Write(beast::tcp_stream& stream, http::response<http::string_body>& res,
+template <class AnyStream>  // Stream, or the admin listener's plain tcp_stream
+asio::awaitable<bool> Write(AnyStream& stream, http::response<http::string_body>& res,
                             uint64_t timeout_ms) {
   stream.expires_after(milliseconds(timeout_ms));
   auto [ec, n] = co_await http::async_write(stream, res, kNoThrow);
@@ -221,10 +250,17 @@ asio::awaitable<bool> Write(beast::tcp_stream& stream, http::response<http::stri
 // Closes after an answer when the client may still be sending (an oversized body, a slow
 // head): stop writing, then read and drop what arrives for a moment, so the client reads our
 // response instead of a reset.
-asio::awaitable<void> LingeringClose(beast::tcp_stream& stream) {
+asio::awaitable<void> LingeringClose(Stream& stream) {
   boost::system::error_code ec;
-  stream.socket().shutdown(tcp::socket::shutdown_send, ec);
   stream.expires_after(milliseconds(500));
+  if (stream.tls() != nullptr) {
+    // close_notify, then the peer's (or the timeout): TLS has no half-close of its own.
+    auto [sec] = co_await stream.tls()->async_shutdown(kNoThrow);
+    (void)sec;
+    stream.socket().close(ec);
+    co_return;
+  }
+  stream.socket().shutdown(tcp::socket::shutdown_send, ec);
   std::array<char, 8192> buf;
   size_t total = 0;
   while (total < (1u << 20)) {
@@ -266,7 +302,23 @@ asio::awaitable<void> Server::Impl::Session(tcp::socket socket, Worker& w) {
   try {
     boost::system::error_code ec;
     std::string client_ip = socket.remote_endpoint(ec).address().to_string();
-    beast::tcp_stream stream(std::move(socket));
+    // The generation whose TLS context this connection uses; kept alive with it.
+    std::shared_ptr<const Generation> tls_gen = Current();
+    asio::ssl::context* tls_ctx = tls_gen->tls().listener();
+    std::optional<Stream> stream_holder;
+    if (tls_ctx == nullptr) {
+      stream_holder.emplace(beast::tcp_stream(std::move(socket)));
+    } else {
+      // TLS sends small records of its own (session tickets after the handshake): without
+      // TCP_NODELAY the first response waits behind them for the client's delayed ACK.
+      socket.set_option(tcp::no_delay(true), ec);
+      stream_holder.emplace(beast::tcp_stream(std::move(socket)), *tls_ctx);
+    }
+    Stream& stream = *stream_holder;
+    if (tls_ctx != nullptr) {
+      bool handshake_ok = co_await TlsAccept(stream, *tls_gen);
+      if (!handshake_ok) co_return;
+    }
     beast::flat_buffer buffer;
     asio::steady_timer deadline(stream.get_executor());
     bool timed_out = false;
@@ -379,7 +431,48 @@ asio::awaitable<void> Server::Impl::Session(tcp::socket socket, Worker& w) {
   }
 }
 
-asio::awaitable<bool> Server::Impl::HandleExchange(beast::tcp_stream& stream,
+asio::awaitable<bool> Server::Impl::TlsAccept(Stream& stream, const Generation& gen) {
+  stream.expires_after(milliseconds(gen.config().server.limits.header_timeout_ms));
+  auto [ec] = co_await stream.tls()->async_handshake(asio::ssl::stream_base::server, kNoThrow);
+  if (!ec) {
+    stream.expires_never();
+    metrics.Add("rampart_tls_handshakes_total", "", 1, "Client TLS handshakes completed");
+    co_return true;
+  }
+  const char* reason = "error";
+  boost::system::error_code ignored;
+  if (ec == beast::error::timeout) {
+    reason = "timeout";
+  } else if (IsPlainHttpOnTls(ec)) {
+    // A plain HTTP request on the TLS port: say so in plain HTTP, then close.
+    reason = "plain_http";
+    static constexpr std::string_view kPlain =
+        "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: 44\r\n"
+        "Connection: close\r\n\r\nthis port speaks HTTPS; use an https:// URL\n";
+    stream.expires_after(milliseconds(1000));
+    auto [wec, wn] = co_await asio::async_write(
+        stream.lowest(), asio::buffer(kPlain.data(), kPlain.size()), kNoThrow);
+    (void)wec;
+    (void)wn;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    // Drain what the client still sends for a moment, so it reads the answer, not a reset.
+    std::array<char, 4096> drain;
+    for (size_t total = 0; total < (64u << 10);) {
+      auto [rec, n] = co_await stream.lowest().async_read_some(asio::buffer(drain), kNoThrow);
+      if (rec) break;
+      total += n;
+    }
+  } else if (ec == asio::error::eof || ec == asio::error::connection_reset ||
+             ec == asio::ssl::error::stream_truncated) {
+    reason = "closed";
+  }
+  metrics.Add("rampart_tls_handshake_failures_total", StrCat("reason=\"", reason, "\""), 1,
+              "Client TLS handshakes that failed, by reason");
+  stream.socket().close(ignored);
+  co_return false;
+}
+
+asio::awaitable<bool> Server::Impl::HandleExchange(Stream& stream,
                                                    http::request<http::string_body> req,
                                                    std::shared_ptr<const Generation> gen, Worker& w,
                                                    const std::string& client_ip) {
@@ -542,11 +635,15 @@ asio::awaitable<bool> Server::Impl::HandleExchange(beast::tcp_stream& stream,
     co_return co_await finish(res);
   }
 
-  // Upstream request: the client's headers minus hop-by-hop ones and its credentials.
+  // Upstream request: the client's headers minus hop-by-hop ones (with those its Connection
+  // header names) and its credentials.
   const config::UpstreamConfig& up = *route->upstream;
   http::request<http::string_body> ureq{req.method(), req.target(), 11};
+  const std::set<std::string> client_hop = ConnectionOptions(req);
   for (const auto& f : req) {
-    if (!IsHopByHop(f.name_string())) ureq.insert(f.name_string(), f.value());
+    if (!IsHopByHop(f.name_string()) && !client_hop.count(AsciiLower(f.name_string()))) {
+      ureq.insert(f.name_string(), f.value());
+    }
   }
   ureq.set(http::field::host, StrCat(up.endpoint.host, ":", up.endpoint.port));
   ureq.set("x-request-id", rec.request_id);
@@ -561,14 +658,18 @@ asio::awaitable<bool> Server::Impl::HandleExchange(beast::tcp_stream& stream,
   ureq.keep_alive(true);
   ureq.prepare_payload();
 
-  const std::string pool_key = StrCat(up.endpoint.host, ":", up.endpoint.port);
+  // TLS settings are part of the key: a connection verified for one upstream's trust is
+  // never lent to another's.
+  const std::string pool_key =
+      StrCat(up.tls ? "https://" : "http://", up.endpoint.host, ":", up.endpoint.port, " ", up.name,
+             up.tls_insecure_skip_verify ? " insecure " : " ", up.ca_file);
   std::string up_label = StrCat("upstream=\"", LabelValue(up.name), "\"");
   auto upstream_error = [&](const char* kind) {
     metrics.Add("rampart_upstream_errors_total", StrCat(up_label, ",kind=\"", kind, "\""), 1,
                 "Upstream failures by kind");
   };
 
-  std::unique_ptr<beast::tcp_stream> conn;
+  std::unique_ptr<Stream> conn;
   beast::flat_buffer ubuf;
   std::optional<http::response_parser<http::string_body>> rpo;
   bool sent = false;
@@ -578,20 +679,52 @@ asio::awaitable<bool> Server::Impl::HandleExchange(beast::tcp_stream& stream,
     if (conn) {
       reused = true;
     } else {
-      conn = std::make_unique<beast::tcp_stream>(w.ioc);
+      beast::tcp_stream tcp_conn(w.ioc);
       tcp::resolver resolver(w.ioc);
-      conn->expires_after(milliseconds(up.connect_timeout_ms));
+      tcp_conn.expires_after(milliseconds(up.connect_timeout_ms));
       auto [rec_ec, results] = co_await resolver.async_resolve(
           up.endpoint.host, std::to_string(up.endpoint.port), kNoThrow);
       if (rec_ec) {
         upstream_error("resolve");
         co_return co_await refuse(502, "upstream.unreachable", "the upstream could not be reached");
       }
-      auto [cec, ep] = co_await conn->async_connect(results, kNoThrow);
+      auto [cec, ep] = co_await tcp_conn.async_connect(results, kNoThrow);
       (void)ep;
       if (cec) {
         upstream_error(cec == beast::error::timeout ? "connect_timeout" : "connect");
         co_return co_await refuse(502, "upstream.unreachable", "the upstream could not be reached");
+      }
+      asio::ssl::context* up_tls = gen->tls().upstream(up.name);
+      if (up_tls == nullptr) {
+        conn = std::make_unique<Stream>(std::move(tcp_conn));
+      } else {
+        // TLS: SNI and name verification, the handshake within the connect timeout.
+        boost::system::error_code nd;
+        tcp_conn.socket().set_option(tcp::no_delay(true), nd);
+        conn = std::make_unique<Stream>(std::move(tcp_conn), *up_tls);
+        SSL* ssl = conn->tls()->native_handle();
+        absl::Status prep = PrepareUpstreamTls(ssl, up.endpoint.host, !up.tls_insecure_skip_verify);
+        boost::system::error_code hec;
+        if (prep.ok()) {
+          auto [hs] =
+              co_await conn->tls()->async_handshake(asio::ssl::stream_base::client, kNoThrow);
+          hec = hs;
+        }
+        if (!prep.ok() || hec) {
+          bool verify_failed = false;
+          std::string why = prep.ok() ? (hec == beast::error::timeout
+                                             ? std::string("handshake timed out")
+                                             : UpstreamTlsFailure(ssl, hec, &verify_failed))
+                                      : std::string(prep.message());
+          upstream_error(verify_failed ? "tls_verify" : "tls_handshake");
+          LogEvent("warn", "upstream_tls_failed",
+                   StrCat("upstream ", up.name, " (", up.endpoint.host, ":", up.endpoint.port,
+                          "): ", why));
+          co_return co_await refuse(502, "upstream.tls",
+                                    verify_failed
+                                        ? "the upstream's TLS certificate could not be verified"
+                                        : "the TLS handshake with the upstream failed");
+        }
       }
     }
     ubuf.clear();
@@ -1314,9 +1447,31 @@ http::response<http::string_body> Server::Impl::AdminApprovals(
 // ---------------------------------------------------------------------------------------
 // Lifecycle.
 
+namespace {
+
+// Start-up and reload warnings about TLS settings that weaken the gateway.
+void WarnTls(const config::Config& cfg) {
+  for (const auto& u : cfg.upstreams) {
+    if (u.tls && u.tls_insecure_skip_verify) {
+      LogEvent("warn", "upstream_tls_unverified",
+               StrCat("upstream ", u.name,
+                      ": tls_insecure_skip_verify is set; its certificate is not verified and "
+                      "anyone on the path can impersonate it"));
+    }
+  }
+}
+
+}  // namespace
+
 absl::Status Server::Impl::Reload() {
   std::lock_guard<std::mutex> lock(reload_mu);
   auto cfg = config::LoadConfigFile(options.config_path);
+  if (cfg.ok() && (*cfg)->server.tls.enabled != Current()->config().server.tls.enabled) {
+    // The listener's protocol is fixed for its life: an edit that drops server.tls must not
+    // quietly turn the port into plain HTTP.
+    cfg = absl::InvalidArgumentError(
+        StrCat((*cfg)->source, ": server.tls: turning TLS on or off needs a restart"));
+  }
   absl::StatusOr<std::shared_ptr<const Generation>> g =
       cfg.ok() ? Generation::Build(*cfg, options.rules_dir, &metrics, store.get(), gen_number + 1,
                                    approvals.get())
@@ -1327,6 +1482,7 @@ absl::Status Server::Impl::Reload() {
     return g.status();
   }
   ++gen_number;
+  WarnTls((*g)->config());
   {
     std::lock_guard<std::mutex> glock(gen_mu);
     current_gen = *g;
@@ -1526,6 +1682,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
     LogEvent("warn", "admin_api_limited",
              "server.admin_token_env is not set: /metrics and /admin/* are disabled");
   }
+  WarnTls(**cfg);
   if (!impl->options.sink) {
     LogEvent("warn", "audit_off",
              "no audit sink (stores.audit is absent or disabled): exchanges are not audited");
@@ -1550,8 +1707,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
     p->control.run();
   });
   LogEvent("info", "started",
-           StrCat("listen ", sc.listen.host, ":", p->port, " admin ", sc.admin.host, ":",
-                  p->admin_port, " threads ", threads));
+           StrCat("listen ", sc.listen.host, ":", p->port, sc.tls.enabled ? " (tls)" : "",
+                  " admin ", sc.admin.host, ":", p->admin_port, " threads ", threads));
   return std::unique_ptr<Server>(new Server(std::move(impl)));
 }
 
