@@ -76,7 +76,22 @@ void CanaryMatcher::AddPattern(std::string folded, std::string_view form) {
 }
 
 std::optional<CanaryMatch> CanaryMatcher::Feed(std::string_view chunk) {
-  std::optional<CanaryMatch> first;
+  std::vector<CanaryMatch> all = FeedAll(chunk);
+  if (all.empty()) return std::nullopt;
+  return all.front();
+}
+
+uint64_t CanaryMatcher::PendingBegin() const {
+  uint64_t begin = offset_;
+  for (const Pattern& p : patterns_) {
+    if (p.state == 0) continue;
+    begin = std::min(begin, ring_[(folded_count_ - p.state) % ring_.size()]);
+  }
+  return begin;
+}
+
+std::vector<CanaryMatch> CanaryMatcher::FeedAll(std::string_view chunk) {
+  std::vector<CanaryMatch> found;
   for (size_t i = 0; i < chunk.size(); ++i) {
     char c = chunk[i];
     const uint64_t at = offset_ + i;
@@ -89,17 +104,15 @@ std::optional<CanaryMatch> CanaryMatcher::Feed(std::string_view chunk) {
       while (k > 0 && p.text[k] != c) k = p.failure[k];
       if (p.text[k] == c) ++k;
       if (k == p.text.size()) {
-        if (!first) {
-          const uint64_t begin = ring_[(folded_count_ - k) % ring_.size()];
-          first = CanaryMatch{begin, at + 1, p.form};
-        }
+        const uint64_t begin = ring_[(folded_count_ - k) % ring_.size()];
+        found.push_back(CanaryMatch{begin, at + 1, p.form});
         k = p.failure[k];
       }
       p.state = k;
     }
   }
   offset_ += chunk.size();
-  return first;
+  return found;
 }
 
 std::optional<CanaryMatch> CanaryMatcher::Find(std::string_view canary, std::string_view text) {

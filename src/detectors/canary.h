@@ -48,6 +48,14 @@ class CanaryMatcher {
   // Feeds the next chunk of the response. Returns the first match completed in this chunk.
   // After a match the matcher keeps looking (a second leak is reported too).
   std::optional<CanaryMatch> Feed(std::string_view chunk);
+  // Like Feed, but returns every match completed in this chunk, in order of their ends.
+  std::vector<CanaryMatch> FeedAll(std::string_view chunk);
+
+  // Stream offset where the longest match still in progress began (a run of text that could
+  // become the canary with more input), or the offset after the last byte fed when none is.
+  // Text before this offset can never be part of a future match: a streaming stage may
+  // release it.
+  uint64_t PendingBegin() const;
 
   // Convenience: the first match in a whole text.
   static std::optional<CanaryMatch> Find(std::string_view canary, std::string_view text);

@@ -69,6 +69,10 @@ Decision Pipeline::Run::RunPhase(Exchange& ex, Phase phase, std::string* text, b
       // Shadow stages see a copy; nothing they edit reaches the client or the upstream.
       switch (phase) {
         case Phase::kRequest: {
+          if (stage.KeepsRequestEditsInShadow()) {
+            d = stage.OnRequest(ex);
+            break;
+          }
           boost::json::value saved = ex.request;
           d = stage.OnRequest(ex);
           ex.request = std::move(saved);
