@@ -1,8 +1,10 @@
 #include "stages/registry.h"
 
 #include "stages/auth/auth.h"
+#include "stages/canary/canary.h"
 #include "stages/input_scan/input_scan.h"
 #include "stages/output_scan/output_scan.h"
+#include "stages/prompt_leak/prompt_leak.h"
 #include "stages/rate_limit/rate_limit.h"
 #include "stages/schema/schema.h"
 
@@ -16,6 +18,8 @@ constexpr pipeline::StageRegistration kTable[] = {
     {"schema", &BuildSchema},
     {"input_scan", &BuildInputScan},
     {"output_scan", &BuildOutputScan},
+    {"canary", &BuildCanary},
+    {"prompt_leak", &BuildPromptLeak},
 };
 }  // namespace
 
