@@ -72,6 +72,7 @@ void CanaryMatcher::AddPattern(std::string folded, std::string_view form) {
     if (p.text[i] == p.text[k]) ++k;
     p.failure[i + 1] = static_cast<uint32_t>(k);
   }
+  starts_[static_cast<unsigned char>(p.text[0])] = true;
   patterns_.push_back(std::move(p));
 }
 
@@ -97,8 +98,15 @@ std::vector<CanaryMatch> CanaryMatcher::FeedAll(std::string_view chunk) {
     const uint64_t at = offset_ + i;
     if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
     if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))) continue;
+    if (active_ == 0 && !starts_[static_cast<unsigned char>(c)]) {
+      // No match in progress and none starts here. The ring is read only at the first
+      // character of a match in progress, so this one need not be written.
+      ++folded_count_;
+      continue;
+    }
     ring_[folded_count_ % ring_.size()] = at;
     ++folded_count_;
+    active_ = 0;
     for (Pattern& p : patterns_) {
       uint32_t k = p.state;
       while (k > 0 && p.text[k] != c) k = p.failure[k];
@@ -109,6 +117,7 @@ std::vector<CanaryMatch> CanaryMatcher::FeedAll(std::string_view chunk) {
         k = p.failure[k];
       }
       p.state = k;
+      if (k > 0) ++active_;
     }
   }
   offset_ += chunk.size();

@@ -12,6 +12,7 @@
 // Thread safety: NewCanary is thread-safe; a CanaryMatcher is used by one exchange (thread).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -70,6 +71,10 @@ class CanaryMatcher {
   void AddPattern(std::string folded, std::string_view form);
 
   std::vector<Pattern> patterns_;
+  // Folded characters that begin some pattern, and how many patterns are mid-match: while
+  // none is, other characters only advance the count (the fast path).
+  std::array<bool, 256> starts_{};
+  size_t active_ = 0;
   // Stream offsets of the last folded characters (ring of the longest pattern's length), to
   // report where a match began.
   std::vector<uint64_t> ring_;

@@ -66,7 +66,8 @@ Decision Pipeline::Run::RunPhase(Exchange& ex, Phase phase, std::string* text, b
     auto t0 = std::chrono::steady_clock::now();
     absl::StatusOr<Decision> d;
     if (e.shadow) {
-      // Shadow stages see a copy; nothing they edit reaches the client or the upstream.
+      // Shadow stages see a copy; nothing they edit reaches the client or the upstream, except
+      // request edits a stage declares instrumentation (a canary: see Stage).
       switch (phase) {
         case Phase::kRequest: {
           if (stage.KeepsRequestEditsInShadow()) {

@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <boost/json.hpp>
+#include <list>
+#include <mutex>
+#include <unordered_map>
 
 #include "common/strings.h"
 #include "config/field_reader.h"
@@ -27,15 +30,64 @@ struct PromptLeakOptions {
   uint64_t stream_window = 512;
 };
 
+// Applications send the same system prompt with every request: its index is kept in a small
+// LRU cache keyed by the prompt text, so most exchanges skip building it.
+class IndexCache {
+ public:
+  explicit IndexCache(size_t capacity) : capacity_(capacity) {}
+
+  std::shared_ptr<const detectors::PromptLeakIndex> Get(
+      const std::string& prompt, const detectors::PromptLeakOptions& options) {
+    if (capacity_ == 0 || prompt.size() > kMaxCachedPrompt) return Build(prompt, options);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = map_.find(prompt);
+      if (it != map_.end()) {
+        lru_.splice(lru_.begin(), lru_, it->second);
+        return it->second->second;
+      }
+    }
+    auto index = Build(prompt, options);
+    std::lock_guard<std::mutex> lock(mu_);
+    if (map_.find(prompt) == map_.end()) {
+      lru_.emplace_front(prompt, index);
+      map_.emplace(prompt, lru_.begin());
+      if (lru_.size() > capacity_) {
+        map_.erase(lru_.back().first);
+        lru_.pop_back();
+      }
+    }
+    return index;
+  }
+
+ private:
+  static constexpr size_t kMaxCachedPrompt = 65536;
+  static std::shared_ptr<const detectors::PromptLeakIndex> Build(
+      const std::string& prompt, const detectors::PromptLeakOptions& options) {
+    return std::make_shared<const detectors::PromptLeakIndex>(
+        std::vector<std::pair<std::string, std::string>>{{"system_prompt", prompt}}, options);
+  }
+
+  const size_t capacity_;
+  std::mutex mu_;
+  using Entry = std::pair<std::string, std::shared_ptr<const detectors::PromptLeakIndex>>;
+  std::list<Entry> lru_;
+  std::unordered_map<std::string, std::list<Entry>::iterator> map_;
+};
+
 class PromptLeakFactory : public pipeline::StageFactory {
  public:
   PromptLeakFactory(PromptLeakOptions opts, std::shared_ptr<const detectors::PromptLeakIndex> fixed,
-                    pipeline::Metrics* metrics)
-      : opts_(std::move(opts)), fixed_(std::move(fixed)), metrics_(metrics) {}
+                    size_t cache_entries, pipeline::Metrics* metrics)
+      : opts_(std::move(opts)),
+        fixed_(std::move(fixed)),
+        cache_(cache_entries),
+        metrics_(metrics) {}
   std::unique_ptr<pipeline::Stage> Create() const override;
 
   PromptLeakOptions opts_;
   std::shared_ptr<const detectors::PromptLeakIndex> fixed_;  // null: no protected strings
+  mutable IndexCache cache_;
   pipeline::Metrics* metrics_;
 };
 
@@ -179,9 +231,7 @@ class PromptLeak : public pipeline::Stage {
       std::vector<std::string> prompts = SystemPrompts(ex.request);
       std::string joined = StrJoin(prompts, "\n");
       if (CountWords(joined) >= f_.opts_.min_prompt_words) {
-        out.push_back(std::make_shared<const detectors::PromptLeakIndex>(
-            std::vector<std::pair<std::string, std::string>>{{"system_prompt", joined}},
-            f_.opts_.detector));
+        out.push_back(f_.cache_.Get(joined, f_.opts_.detector));
       }
     }
     return out;
@@ -207,7 +257,7 @@ absl::StatusOr<std::unique_ptr<pipeline::StageFactory>> BuildPromptLeak(
   PromptLeakOptions opts;
   std::vector<std::string> protected_strings;
   std::string action = "block";
-  uint64_t status = 403, shingle_words = 5, min_shingles = 8;
+  uint64_t status = 403, shingle_words = 5, min_shingles = 8, cache_entries = 64;
   if (auto st = r->Bool("protect_system_prompt", &opts.protect_system_prompt); !st.ok()) return st;
   if (auto st = r->Uint("min_prompt_words", &opts.min_prompt_words, 1, 100000); !st.ok()) return st;
   if (auto st = r->StringList("protected", &protected_strings); !st.ok()) return st;
@@ -218,6 +268,7 @@ absl::StatusOr<std::unique_ptr<pipeline::StageFactory>> BuildPromptLeak(
   if (auto st = r->Enum("action", {"block", "redact"}, &action); !st.ok()) return st;
   if (auto st = r->Uint("block_status", &status, 400, 599); !st.ok()) return st;
   if (auto st = r->Uint("stream_window", &opts.stream_window, 64, 65536); !st.ok()) return st;
+  if (auto st = r->Uint("index_cache", &cache_entries, 0, 4096); !st.ok()) return st;
   if (auto st = r->Finish(); !st.ok()) return st;
   if (protected_strings.size() > kMaxProtected) {
     return config::FieldError(
@@ -247,7 +298,8 @@ absl::StatusOr<std::unique_ptr<pipeline::StageFactory>> BuildPromptLeak(
   if (!named.empty()) {
     fixed = std::make_shared<const detectors::PromptLeakIndex>(named, opts.detector);
   }
-  return std::make_unique<PromptLeakFactory>(std::move(opts), std::move(fixed), ctx.metrics);
+  return std::make_unique<PromptLeakFactory>(std::move(opts), std::move(fixed),
+                                             static_cast<size_t>(cache_entries), ctx.metrics);
 }
 
 }  // namespace rampart::stages

@@ -27,6 +27,8 @@
 //     action: block                # block | redact. Default: block
 //     block_status: 403            # status of a blocked non-streamed response. Default: 403
 //     stream_window: 512           # bytes held back while streaming, [64, 65536]
+//     index_cache: 64              # system-prompt indexes kept (LRU, by prompt text; prompts
+//                                  # over 64 KiB are not cached), [0, 4096]. Default: 64
 #pragma once
 
 #include "pipeline/stage.h"
