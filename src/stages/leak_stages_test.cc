@@ -475,6 +475,35 @@ TEST(PromptLeakStageTest, StreamedCopyIsCaughtBeforeItLeaves) {
   EXPECT_EQ(ok, benign);
 }
 
+TEST(PromptLeakStageTest, EachExchangeProtectsItsOwnPromptWithTheIndexCache) {
+  for (const char* cache : {"1", "0"}) {
+    Harness h;
+    ASSERT_TRUE(
+        h.Build(std::string("      - {type: prompt_leak, config: {index_cache: ") + cache + "}}\n")
+            .ok());
+    const std::string other =
+        "You are a travel agent for Globex Tours. Offer only packages from the current "
+        "catalogue, quote prices in dollars, and never mention the partner discount of 35 "
+        "percent that agencies receive.";
+    auto with_prompt = [&](const std::string& prompt, const std::string& reply) {
+      json::object o{{"messages", json::array{json::object{{"role", "system"}, {"content", prompt}},
+                                              json::object{{"role", "user"}, {"content", "hi"}}}}};
+      auto ex = h.Request(json::serialize(o));
+      auto run = h.pipeline->Start();
+      run->OnRequest(ex);
+      ex.response = ChatResponse(reply);
+      return run->OnResponse(ex).blocked();
+    };
+    // Alternating prompts with a one-entry cache: each exchange is checked against its own.
+    for (int i = 0; i < 2; ++i) {
+      EXPECT_TRUE(with_prompt(kPrompt, kPrompt)) << cache;
+      EXPECT_FALSE(with_prompt(kPrompt, other)) << cache;
+      EXPECT_TRUE(with_prompt(other, other)) << cache;
+      EXPECT_FALSE(with_prompt(other, kPrompt)) << cache;
+    }
+  }
+}
+
 TEST(PromptLeakStageTest, ShadowModeOnlyRecords) {
   Harness h;
   ASSERT_TRUE(h.Build("      - {type: prompt_leak, mode: shadow}\n").ok());
