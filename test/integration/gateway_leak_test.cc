@@ -287,10 +287,15 @@ TEST_F(GatewayLeakTest, PromptLeakInShadowModeOnlyRecords) {
             2);
 }
 
-// Last (gtest runs tests in order within a file): after every leak above, no canary was
-// written to the gateway's log.
+// After leaks in every mode, no canary was written to any gateway's log.
 TEST_F(GatewayLeakTest, ZzCanariesNeverReachTheLog) {
-  Post("canary-shadow", ChatWith("Be brief.", "MOCK_LEAK_CANARY", false));
+  // Leaks through every canary gateway (each test may run in its own process under ctest).
+  for (const char* route : {"canary-enforce", "canary-redact", "canary-shadow"}) {
+    for (bool stream : {false, true}) {
+      Post(route, ChatWith("Be brief.", "MOCK_LEAK_CANARY", stream));
+      Post(route, ChatWith("", "MOCK_ECHO_SYSTEM", stream));
+    }
+  }
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
   for (const auto& [route, g] : *gateways_) {
     std::ifstream in(g.log);
