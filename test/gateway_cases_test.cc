@@ -18,10 +18,20 @@
 // marks the route's upstream external; "stream": ["piece", ...] runs the pieces through the
 // streamed-response phase instead of "response", and "expect" may then hold "stream_text"
 // (what the client receives). "expect": {"findings": N} checks the number of findings.
+//
+// Cases under test/cases/canary/ and test/cases/prompt_leak/ (the leak stages) may also have:
+//   "stages": [{"type": "canary", ...}]   the route's stages for this case (default: the above)
+//   "stream": ["piece", ...]             response text streamed through OnResponseText
+//   "stream_piece_bytes": 3              re-split the streamed text into pieces of 3 bytes
+//   "expect": {"stream_text": "...",     what the stages released of the stream
+//              "no_canary": true}         the canary appears nowhere in the output or record
+// In "response" and "stream" strings, {canary}, {canary_spaced} (upper-case, spaced out),
+// {canary_base64} and {canary_hex} stand for the canary the request stages inserted.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <boost/json.hpp>
+#include <cctype>
 #include <filesystem>
 
 #include "approvals/approval_store.h"
@@ -40,13 +50,46 @@ namespace json = boost::json;
 
 std::vector<std::string> CaseFiles() {
   std::vector<std::string> files;
-  for (const char* dir : {RAMPART_CASES_DIR "/gateway", RAMPART_CASES_DIR "/tool_policy"}) {
-    for (const auto& e : std::filesystem::directory_iterator(dir)) {
+  for (const char* dir : {"/gateway", "/tool_policy", "/canary", "/prompt_leak"}) {
+    for (const auto& e :
+         std::filesystem::directory_iterator(RAMPART_CASES_DIR + std::string(dir))) {
       if (e.path().extension() == ".json") files.push_back(e.path().string());
     }
   }
   std::sort(files.begin(), files.end());
   return files;
+}
+
+// Replaces the {canary...} placeholders of the leak-stage cases.
+std::string WithCanary(std::string s, const std::string& canary) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string spaced, hex;
+  for (char ch : canary) {
+    if (!spaced.empty()) spaced += ' ';
+    spaced += static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+    hex += kHex[static_cast<unsigned char>(ch) >> 4];
+    hex += kHex[static_cast<unsigned char>(ch) & 15];
+  }
+  const std::pair<std::string, std::string> subs[] = {{"{canary_spaced}", spaced},
+                                                      {"{canary_base64}", Base64Encode(canary)},
+                                                      {"{canary_hex}", hex},
+                                                      {"{canary}", canary}};
+  for (const auto& [from, to] : subs) {
+    for (size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size())) {
+      s.replace(at, from.size(), to);
+    }
+  }
+  return s;
+}
+
+void WithCanary(json::value& v, const std::string& canary) {
+  if (v.is_string()) {
+    v = WithCanary(std::string(v.get_string()), canary);
+  } else if (v.is_array()) {
+    for (auto& e : v.get_array()) WithCanary(e, canary);
+  } else if (v.is_object()) {
+    for (auto& [k, e] : v.get_object()) WithCanary(e, canary);
+  }
 }
 
 class GatewayCase : public ::testing::TestWithParam<std::string> {
@@ -163,22 +206,36 @@ TEST_P(GatewayCase, MatchesExpectation) {
 
   auto run = pipe->Start();
   pipeline::Decision d = run->OnRequest(ex);
+  const std::string canary = ex.canaries.empty() ? std::string() : ex.canaries[0];
   if (!d.blocked() && c.contains("response")) {
     ex.response = c.at("response");
+    WithCanary(ex.response, canary);
     d = run->OnResponseToolCalls(ex);
     if (!d.blocked()) d = run->OnResponse(ex);
   }
   std::string streamed;
-  if (auto* pieces = c.if_contains("stream"); pieces != nullptr && !d.blocked()) {
-    const auto& arr = pieces->as_array();
-    for (size_t i = 0; i <= arr.size() && !d.blocked(); ++i) {
-      std::string piece = i < arr.size() ? std::string(arr[i].as_string()) : std::string();
-      d = run->OnResponseText(ex, piece, i == arr.size());
+  if (!d.blocked() && c.contains("stream")) {
+    std::vector<std::string> pieces;
+    for (const auto& p : c.at("stream").as_array()) {
+      pieces.push_back(WithCanary(std::string(p.as_string()), canary));
+    }
+    if (auto* n = c.if_contains("stream_piece_bytes")) {
+      // Re-split the whole text in pieces of n bytes (so a canary is split too).
+      std::string whole;
+      for (const auto& p : pieces) whole += p;
+      pieces.clear();
+      const size_t size = static_cast<size_t>(n->as_int64());
+      for (size_t at = 0; at < whole.size(); at += size) pieces.push_back(whole.substr(at, size));
+    }
+    for (size_t i = 0; i <= pieces.size() && !d.blocked(); ++i) {
+      const bool last = i == pieces.size();
+      std::string piece = last ? "" : pieces[i];
+      d = run->OnResponseText(ex, piece, last);
       if (!d.blocked()) streamed += piece;
     }
   }
   if (auto* want = expect.if_contains("stream_text")) {
-    EXPECT_EQ(streamed, want->as_string()) << GetParam();
+    EXPECT_EQ(streamed, WithCanary(std::string(want->as_string()), canary)) << GetParam();
   }
   if (auto* n = expect.if_contains("findings")) {
     EXPECT_EQ(static_cast<int64_t>(ex.record.findings.size()), n->as_int64()) << GetParam();
@@ -190,34 +247,52 @@ TEST_P(GatewayCase, MatchesExpectation) {
     for (const auto& t : w->as_array()) want_held.emplace_back(t.as_string());
   }
   EXPECT_EQ(held, want_held) << GetParam();
-  if (auto* status = expect.if_contains("status")) {
-    EXPECT_TRUE(d.blocked()) << GetParam();
-    EXPECT_EQ(d.http_status, status->as_int64()) << GetParam();
-  } else {
-    EXPECT_FALSE(d.blocked()) << GetParam() << ": " << d.reason;
+}
+if (auto* no_canary = expect.if_contains("no_canary");
+    no_canary != nullptr && no_canary->as_bool()) {
+  ASSERT_FALSE(canary.empty()) << GetParam() << ": no canary was inserted";
+  for (const std::string& out :
+       {streamed, json::serialize(ex.response), d.message, ex.record.reason}) {
+    EXPECT_EQ(out.find(canary), std::string::npos) << GetParam() << ": " << out;
   }
-  if (auto* reason = expect.if_contains("reason")) {
-    EXPECT_EQ(ex.record.reason, reason->as_string()) << GetParam();
+  for (const auto& f : ex.record.findings) {
+    EXPECT_EQ((f.field + f.rule + f.label + f.decoded_via).find(canary), std::string::npos);
   }
-  if (auto* action = expect.if_contains("action")) {
-    EXPECT_EQ(ActionName(ex.record.action), std::string(action->as_string())) << GetParam();
+}
+if (auto* status = expect.if_contains("status")) {
+  EXPECT_TRUE(d.blocked()) << GetParam();
+  EXPECT_EQ(d.http_status, status->as_int64()) << GetParam();
+} else {
+  EXPECT_FALSE(d.blocked()) << GetParam() << ": " << d.reason;
+}
+if (auto* reason = expect.if_contains("reason")) {
+  EXPECT_EQ(ex.record.reason, reason->as_string()) << GetParam();
+}
+if (auto* action = expect.if_contains("action")) {
+  EXPECT_EQ(ActionName(ex.record.action), std::string(action->as_string())) << GetParam();
+}
+for (const char* side : {"request", "response"}) {
+  const auto* want = expect.if_contains(side);
+  if (want == nullptr) continue;
+  const json::value& body = std::string(side) == "request" ? ex.request : ex.response;
+  for (const auto& [pointer, text] : want->as_object()) {
+    boost::system::error_code pec;
+    const json::value* got = body.find_pointer(pointer, pec);
+    ASSERT_NE(got, nullptr) << GetParam() << ": " << pointer;
+    json::value expected = text;
+    WithCanary(expected, canary);
+    EXPECT_EQ(*got, expected) << GetParam() << ": " << pointer;
   }
-  for (const char* side : {"request", "response"}) {
-    const auto* want = expect.if_contains(side);
-    if (want == nullptr) continue;
-    const json::value& body = std::string(side) == "request" ? ex.request : ex.response;
-    for (const auto& [pointer, text] : want->as_object()) {
-      boost::system::error_code pec;
-      const json::value* got = body.find_pointer(pointer, pec);
-      ASSERT_NE(got, nullptr) << GetParam() << ": " << pointer;
-      EXPECT_EQ(*got, text) << GetParam() << ": " << pointer;
-    }
-  }
+}
 }
 
 INSTANTIATE_TEST_SUITE_P(Cases, GatewayCase, ::testing::ValuesIn(CaseFiles()),
                          [](const ::testing::TestParamInfo<std::string>& param) {
-                           std::string name = std::filesystem::path(param.param).stem().string();
+                           std::filesystem::path path(param.param);
+                           std::string dir = path.parent_path().filename().string();
+                           // Leak-stage cases are named after their folder too.
+                           std::string name =
+                               (dir == "gateway" ? "" : dir + "_") + path.stem().string();
                            for (char& ch : name) {
                              if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
                            }

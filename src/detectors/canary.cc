@@ -72,34 +72,56 @@ void CanaryMatcher::AddPattern(std::string folded, std::string_view form) {
     if (p.text[i] == p.text[k]) ++k;
     p.failure[i + 1] = static_cast<uint32_t>(k);
   }
+  starts_[static_cast<unsigned char>(p.text[0])] = true;
   patterns_.push_back(std::move(p));
 }
 
 std::optional<CanaryMatch> CanaryMatcher::Feed(std::string_view chunk) {
-  std::optional<CanaryMatch> first;
+  std::vector<CanaryMatch> all = FeedAll(chunk);
+  if (all.empty()) return std::nullopt;
+  return all.front();
+}
+
+uint64_t CanaryMatcher::PendingBegin() const {
+  uint64_t begin = offset_;
+  for (const Pattern& p : patterns_) {
+    if (p.state == 0) continue;
+    begin = std::min(begin, ring_[(folded_count_ - p.state) % ring_.size()]);
+  }
+  return begin;
+}
+
+std::vector<CanaryMatch> CanaryMatcher::FeedAll(std::string_view chunk) {
+  std::vector<CanaryMatch> found;
   for (size_t i = 0; i < chunk.size(); ++i) {
     char c = chunk[i];
     const uint64_t at = offset_ + i;
     if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
     if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))) continue;
+    if (active_ == 0 && !starts_[static_cast<unsigned char>(c)]) {
+      // No match in progress and none starts here. The ring is read only at the first
+      // character of a match in progress, so this one need not be written.
+      ++folded_count_;
+      continue;
+    }
     ring_[folded_count_ % ring_.size()] = at;
     ++folded_count_;
+    active_ = 0;
     for (Pattern& p : patterns_) {
       uint32_t k = p.state;
       while (k > 0 && p.text[k] != c) k = p.failure[k];
       if (p.text[k] == c) ++k;
       if (k == p.text.size()) {
-        if (!first) {
-          const uint64_t begin = ring_[(folded_count_ - k) % ring_.size()];
-          first = CanaryMatch{begin, at + 1, p.form};
-        }
+        const uint64_t begin = ring_[(folded_count_ - k) % ring_.size()];
+        found.push_back(CanaryMatch{begin, at + 1, p.form});
         k = p.failure[k];
       }
       p.state = k;
+      if (k > 0) ++active_;
     }
   }
   offset_ += chunk.size();
-  return first;
+  return found;
 }
 
 std::optional<CanaryMatch> CanaryMatcher::Find(std::string_view canary, std::string_view text) {

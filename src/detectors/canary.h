@@ -12,6 +12,7 @@
 // Thread safety: NewCanary is thread-safe; a CanaryMatcher is used by one exchange (thread).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -48,6 +49,14 @@ class CanaryMatcher {
   // Feeds the next chunk of the response. Returns the first match completed in this chunk.
   // After a match the matcher keeps looking (a second leak is reported too).
   std::optional<CanaryMatch> Feed(std::string_view chunk);
+  // Like Feed, but returns every match completed in this chunk, in order of their ends.
+  std::vector<CanaryMatch> FeedAll(std::string_view chunk);
+
+  // Stream offset where the longest match still in progress began (a run of text that could
+  // become the canary with more input), or the offset after the last byte fed when none is.
+  // Text before this offset can never be part of a future match: a streaming stage may
+  // release it.
+  uint64_t PendingBegin() const;
 
   // Convenience: the first match in a whole text.
   static std::optional<CanaryMatch> Find(std::string_view canary, std::string_view text);
@@ -62,6 +71,10 @@ class CanaryMatcher {
   void AddPattern(std::string folded, std::string_view form);
 
   std::vector<Pattern> patterns_;
+  // Folded characters that begin some pattern, and how many patterns are mid-match: while
+  // none is, other characters only advance the count (the fast path).
+  std::array<bool, 256> starts_{};
+  size_t active_ = 0;
   // Stream offsets of the last folded characters (ring of the longest pattern's length), to
   // report where a match began.
   std::vector<uint64_t> ring_;

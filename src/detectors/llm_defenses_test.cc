@@ -110,6 +110,30 @@ std::shared_ptr<const PromptLeakIndex> Index() {
       std::vector<std::pair<std::string, std::string>>{{"system_prompt", kSystemPrompt}});
 }
 
+TEST(Canary, FeedAllReportsEveryMatchInAChunk) {
+  const std::string c = "rmp-k7q2mzx4bv9wt3ya5ndh";
+  CanaryMatcher m(c);
+  const std::string text = "a " + c + " b " + c + " c";
+  auto all = m.FeedAll(text);
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(text.substr(all[0].begin, all[0].end - all[0].begin), c);
+  EXPECT_EQ(text.substr(all[1].begin, all[1].end - all[1].begin), c);
+  EXPECT_LT(all[0].end, all[1].begin);
+}
+
+TEST(Canary, PendingBeginMarksWhereAPossibleCanaryStarts) {
+  const std::string c = "rmp-k7q2mzx4bv9wt3ya5ndh";
+  CanaryMatcher m(c);
+  m.Feed("... -- !! ");
+  EXPECT_EQ(m.PendingBegin(), 10u);  // nothing that could start a canary
+  m.Feed("see: (((( R M P - K 7 Q");
+  // The spaced-out start of the canary (offset 20) must be held back.
+  EXPECT_EQ(m.PendingBegin(), 20u);
+  auto hit = m.FeedAll(" 2 M Z X 4 B V 9 W T 3 Y A 5 N D H");
+  ASSERT_EQ(hit.size(), 1u);
+  EXPECT_EQ(hit[0].begin, 20u);
+}
+
 TEST(PromptLeak, VerbatimAndNearVerbatimCopiesLeak) {
   PromptLeakMatcher verbatim(Index());
   auto leaks = verbatim.Feed(std::string("My instructions: ") + kSystemPrompt);

@@ -54,9 +54,13 @@ PromptLeakIndex::PromptLeakIndex(
   const size_t k = std::max<uint32_t>(options_.shingle_words, 1);
   lengths_.assign(k + 1, false);
   lengths_[k] = true;
+  size_t total = 0;
+  for (const auto& pt : protected_texts) total += pt.second.size() / 4;  // ~ words
+  shingles_.reserve(total);
   for (const auto& [name, text] : protected_texts) {
     std::vector<uint64_t> words = Words(text);
     std::unordered_set<uint64_t> distinct;
+    distinct.reserve(words.size());
     // A protected text shorter than one shingle is one shingle of all its words.
     const size_t kk = std::min(k, words.size());
     lengths_[kk] = true;

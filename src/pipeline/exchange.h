@@ -50,6 +50,10 @@ struct Exchange {
   // Set by stages.
   const config::Principal* principal = nullptr;
   uint64_t approx_tokens = 0;  // estimate of prompt tokens (bytes / 4), set by the server
+  // Canary tokens the canary stage put into this exchange's system prompt. Kept here, not in
+  // a Stage, because a streamed response with several choices runs one pipeline per choice.
+  // Secret to the gateway: never logged, recorded or sent to the client.
+  std::vector<std::string> canaries;
 
   // The client's X-Rampart-Approval header (an approval id), "" when absent. Set by the server.
   std::string approval_ref;

@@ -93,11 +93,16 @@ Decision Pipeline::Run::RunPhase(Exchange& ex, Phase phase, std::string* text, b
     absl::StatusOr<Decision> d;
     if (e.shadow) {
       // Shadow stages see a copy; nothing they edit reaches the client or the upstream, and
-      // nothing they hold or answer is kept.
+      // nothing they hold or answer is kept; except request edits a stage declares
+      // instrumentation (a canary: see Stage).
       size_t held = ex.held.size();
       bool had_local = !ex.local_response.is_null();
       switch (phase) {
         case Phase::kRequest: {
+          if (stage.KeepsRequestEditsInShadow()) {
+            d = stage.OnRequest(ex);
+            break;
+          }
           boost::json::value saved = ex.request;
           d = stage.OnRequest(ex);
           ex.request = std::move(saved);

@@ -4,7 +4,8 @@
 // Start() makes the per-exchange Run. The runner is the one place the envelope policy lives:
 //   mode: enforce  a block ends the exchange with the stage's status and reason;
 //   mode: shadow   the stage runs on a copy; its block and edits are counted and recorded,
-//                  never applied;
+//                  never applied (except request edits of a stage that declares them
+//                  instrumentation, Stage::KeepsRequestEditsInShadow);
 //   on_error: block (default)  a stage error ends the exchange with 503 "<type>.error";
 //   on_error: allow            a stage error is counted and the exchange goes on.
 // Verdicts merge to the strongest action (allow < redact < review < block), recorded in

@@ -88,6 +88,12 @@ class Stage {
     (void)message;
     return Decision::Continue();
   }
+
+  // True for a stage whose request edits are instrumentation its response side depends on
+  // (the canary stage's token in the system prompt): in shadow mode the runner keeps those
+  // edits, so they reach the upstream, while the stage's blocks and response edits are still
+  // only recorded. Default: false (a shadow stage's request edits are discarded).
+  virtual bool KeepsRequestEditsInShadow() const { return false; }
 };
 
 class StageFactory {

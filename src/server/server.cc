@@ -31,10 +31,10 @@
 #include "server/log_writer.h"
 #include "server/request_body.h"
 #include "server/sse.h"
-#include "state/redis_store.h"
+#include "server/tls.h"
 #include "server/tool_calls.h"
 #include "stages/tool_policy/tool_policy.h"
-#include "server/tls.h"
+#include "state/redis_store.h"
 #include "state/store.h"
 
 namespace rampart::server {

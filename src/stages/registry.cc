@@ -1,10 +1,12 @@
 #include "stages/registry.h"
 
 #include "stages/auth/auth.h"
+#include "stages/canary/canary.h"
 #include "stages/data_exposure/data_exposure.h"
 #include "stages/exfil_links/exfil_links.h"
 #include "stages/input_scan/input_scan.h"
 #include "stages/output_scan/output_scan.h"
+#include "stages/prompt_leak/prompt_leak.h"
 #include "stages/rate_limit/rate_limit.h"
 #include "stages/role_isolation/role_isolation.h"
 #include "stages/schema/schema.h"
@@ -26,6 +28,8 @@ constexpr pipeline::StageRegistration kTable[] = {
     {"exfil_links", &BuildExfilLinks},
     {"data_exposure", &BuildDataExposure},
     {"tool_policy", &BuildToolPolicy},
+    {"canary", &BuildCanary},
+    {"prompt_leak", &BuildPromptLeak},
 };
 }  // namespace
 
