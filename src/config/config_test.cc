@@ -72,8 +72,6 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"upstreams: [{name: u, url: 'http://h:1'}]\n"
                 "routes: [{name: a, path: /v1, upstream: u, stages: [{type: auth, mode: loud}]}]\n",
                 "routes[0].stages[0].mode: must be one of enforce|shadow"},
-        BadCase{"upstreams: [{name: u, url: 'ftp://h:1'}]\nroutes: []\n",
-                "upstreams[0].url: must be http://host[:port] or https://host[:port]"},
         BadCase{"server: {limits: {max_body_bytes: 0}}\n",
                 "server.limits.max_body_bytes: must be in [1,"},
         BadCase{"server: {listen: 'nohost'}\n", "server.listen: must be host:port"},
@@ -250,157 +248,161 @@ TEST(ConfigTest, RedisStateStoreWithPasswordFromEnvIsRedacted) {
 TEST(ConfigTest, StateStoreErrorsNameTheField) {
   auto parse = [](const std::string& state) {
     auto c = ParseConfig("stores: {state: " + state +
-
-TEST(ConfigTest, ListenerTlsDefaultsAndRelativePaths) {
-      auto c = ParseConfigIn(
-          "server: {tls: {cert_file: server.crt, key_file: /keys/server.key}}\n"
-          "upstreams: [{name: u, url: 'http://h:1'}]\n"
-          "routes: [{name: a, path: /v1, upstream: u}]\n",
-          "t", "/etc/rampart");
-      ASSERT_TRUE(c.ok()) << c.status();
-      const ListenerTls& t = (*c)->server.tls;
-      EXPECT_TRUE(t.enabled);
-      EXPECT_EQ(t.cert_file, "/etc/rampart/server.crt");
-      EXPECT_EQ(t.key_file, "/keys/server.key");
-      EXPECT_EQ(t.min_version, TlsVersion::k12);
-      EXPECT_EQ(t.ciphers, "");
-      auto plain = ParseConfig(kMinimal, "t");
-      ASSERT_TRUE(plain.ok()) << plain.status();
-      EXPECT_FALSE((*plain)->server.tls.enabled);
-}
-
-TEST(ConfigTest, ListenerTlsMinVersionAsStringOrNumber) {
-      auto parse = [](const std::string& v) {
-        return ParseConfig("server: {tls: {cert_file: c, key_file: k, min_version: " + v +
-                               "}}\nupstreams: [{name: u, url: 'http://h:1'}]\n"
-                               "routes: [{name: a, path: /v1, upstream: u}]\n",
-                           "t");
-      };
-      for (const char* v : {"'1.3'", "1.3"}) {
-        auto c = parse(v);
-        ASSERT_TRUE(c.ok()) << v << ": " << c.status();
-        EXPECT_EQ((*c)->server.tls.min_version, TlsVersion::k13) << v;
-      }
-      auto c = parse("1.2");
-      ASSERT_TRUE(c.ok()) << c.status();
-      EXPECT_EQ((*c)->server.tls.min_version, TlsVersion::k12);
-      for (const char* v : {"'1.1'", "1.0", "tls13", "[1]"}) {
-        auto bad = parse(v);
-        ASSERT_FALSE(bad.ok()) << v;
-        EXPECT_THAT(std::string(bad.status().message()),
-                    HasSubstr("t: server.tls.min_version: must be \"1.2\" or \"1.3\""))
-            << v;
-      }
-}
-
-TEST(ConfigTest, ListenerTlsErrorsNameTheField) {
-      auto parse = [](const std::string& tls) {
-        auto c = ParseConfig("server: {tls: " + tls +
-                                 "}\nupstreams: [{name: u, url: 'http://h:1'}]\n"
-                                 "routes: [{name: a, path: /v1, upstream: u}]\n",
-                             "t");
-        return c.ok() ? std::string("ok") : std::string(c.status().message());
-      };
-      EXPECT_THAT(parse("{kind: etcd}"), HasSubstr("stores.state.kind"));
-      EXPECT_THAT(parse("{kind: redis}"), HasSubstr("stores.state.url"));
-      EXPECT_THAT(parse("{kind: redis, url: 'http://h:1'}"), HasSubstr("stores.state.url"));
-      EXPECT_THAT(parse("{kind: redis, url: 'redis://:pw@h:0'}"), HasSubstr("stores.state.url"));
-      EXPECT_EQ(parse("{kind: redis, url: 'redis://:pw@h:0'}").find("pw@"), std::string::npos);
-      EXPECT_THAT(parse("{kind: redis, url: 'redis://h', command_timeout_ms: 0}"),
-                  HasSubstr("stores.state.command_timeout_ms"));
-      EXPECT_THAT(parse("{kind: redis, url: 'redis://h', prefix: 'a b'}"),
-                  HasSubstr("stores.state.prefix"));
-      EXPECT_THAT(parse("{kind: redis, url: 'redis://h', password_env: RAMPART_TEST_UNSET_VAR}"),
-                  HasSubstr("stores.state.password_env"));
-      EXPECT_THAT(parse("{url: 'redis://h'}"), HasSubstr("stores.state.kind"));
-      EXPECT_THAT(parse("{kind: redis, url: 'redis://h', colour: red}"),
-                  HasSubstr("stores.state.colour"));
-      EXPECT_EQ(parse("{kind: redis, url: 'unix:///run/redis.sock?db=1'}"), "ok");
-      EXPECT_EQ(parse("{kind: memory}"), "ok");
+                             "}\nupstreams: [{name: u, url: 'http://h:1'}]\n"
+                             "routes: [{name: a, path: /v1, upstream: u}]\n",
+                         "t");
+    return c.ok() ? std::string("ok") : std::string(c.status().message());
+  };
+  EXPECT_THAT(parse("{kind: etcd}"), HasSubstr("stores.state.kind"));
+  EXPECT_THAT(parse("{kind: redis}"), HasSubstr("stores.state.url"));
+  EXPECT_THAT(parse("{kind: redis, url: 'http://h:1'}"), HasSubstr("stores.state.url"));
+  EXPECT_THAT(parse("{kind: redis, url: 'redis://:pw@h:0'}"), HasSubstr("stores.state.url"));
+  EXPECT_EQ(parse("{kind: redis, url: 'redis://:pw@h:0'}").find("pw@"), std::string::npos);
+  EXPECT_THAT(parse("{kind: redis, url: 'redis://h', command_timeout_ms: 0}"),
+              HasSubstr("stores.state.command_timeout_ms"));
+  EXPECT_THAT(parse("{kind: redis, url: 'redis://h', prefix: 'a b'}"),
+              HasSubstr("stores.state.prefix"));
+  EXPECT_THAT(parse("{kind: redis, url: 'redis://h', password_env: RAMPART_TEST_UNSET_VAR}"),
+              HasSubstr("stores.state.password_env"));
+  EXPECT_THAT(parse("{url: 'redis://h'}"), HasSubstr("stores.state.kind"));
+  EXPECT_THAT(parse("{kind: redis, url: 'redis://h', colour: red}"),
+              HasSubstr("stores.state.colour"));
+  EXPECT_EQ(parse("{kind: redis, url: 'unix:///run/redis.sock?db=1'}"), "ok");
+  EXPECT_EQ(parse("{kind: memory}"), "ok");
 }
 
 TEST(ConfigTest, ApprovalStoreDefaultsRelativePathAndErrors) {
-      auto c = ParseConfigIn(
-          "stores: {approvals: {path: approvals.db}}\n"
-          "upstreams: [{name: u, url: 'http://h:1'}]\n"
-          "routes: [{name: a, path: /v1, upstream: u}]\n",
-          "t", "/etc/rampart");
-      ASSERT_TRUE(c.ok()) << c.status();
-      EXPECT_TRUE((*c)->stores.has_approvals);
-      EXPECT_EQ((*c)->stores.approvals.path, "/etc/rampart/approvals.db");
-      EXPECT_EQ((*c)->stores.approvals.max_pending, 10'000u);
-      EXPECT_EQ((*c)->stores.approvals.retention_s, 7u * 24 * 3600);
-      auto parse = [](const std::string& approvals) {
-        auto r = ParseConfig("stores: {approvals: " + approvals +
-                                 "}\nupstreams: [{name: u, url: 'http://h:1'}]\n"
-                                 "routes: [{name: a, path: /v1, upstream: u}]\n",
-                             "t");
-        return r.ok() ? std::string("ok") : std::string(r.status().message());
-      };
-      EXPECT_THAT(parse("{}"), HasSubstr("stores.approvals.path"));
-      EXPECT_THAT(parse("{path: ''}"), HasSubstr("stores.approvals.path"));
-      EXPECT_THAT(parse("{path: a.db, max_pending: 0}"), HasSubstr("stores.approvals.max_pending"));
-      EXPECT_THAT(parse("{path: a.db, ttl: 5}"), HasSubstr("stores.approvals.ttl"));
+  auto c = ParseConfigIn(
+      "stores: {approvals: {path: approvals.db}}\n"
+      "upstreams: [{name: u, url: 'http://h:1'}]\n"
+      "routes: [{name: a, path: /v1, upstream: u}]\n",
+      "t", "/etc/rampart");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_TRUE((*c)->stores.has_approvals);
+  EXPECT_EQ((*c)->stores.approvals.path, "/etc/rampart/approvals.db");
+  EXPECT_EQ((*c)->stores.approvals.max_pending, 10'000u);
+  EXPECT_EQ((*c)->stores.approvals.retention_s, 7u * 24 * 3600);
+  auto parse = [](const std::string& approvals) {
+    auto r = ParseConfig("stores: {approvals: " + approvals +
+                             "}\nupstreams: [{name: u, url: 'http://h:1'}]\n"
+                             "routes: [{name: a, path: /v1, upstream: u}]\n",
+                         "t");
+    return r.ok() ? std::string("ok") : std::string(r.status().message());
+  };
+  EXPECT_THAT(parse("{}"), HasSubstr("stores.approvals.path"));
+  EXPECT_THAT(parse("{path: ''}"), HasSubstr("stores.approvals.path"));
+  EXPECT_THAT(parse("{path: a.db, max_pending: 0}"), HasSubstr("stores.approvals.max_pending"));
+  EXPECT_THAT(parse("{path: a.db, ttl: 5}"), HasSubstr("stores.approvals.ttl"));
+}
 
-      EXPECT_THAT(parse("{key_file: k}"), HasSubstr("server.tls.cert_file"));
-      EXPECT_THAT(parse("{cert_file: c}"), HasSubstr("server.tls.key_file"));
-      EXPECT_THAT(parse("{cert_file: '', key_file: k}"),
-                  HasSubstr("server.tls.cert_file: must not be empty"));
-      EXPECT_THAT(parse("{cert_file: c, key_file: k, client_ca: x}"),
-                  HasSubstr("server.tls.client_ca: unknown key"));
-      EXPECT_THAT(parse("{cert_file: c, key_file: k, ciphers: 5}"),
-                  HasSubstr("server.tls.ciphers"));
-      EXPECT_THAT(parse("on"), HasSubstr("server.tls: must be a mapping"));
-      EXPECT_EQ(parse("{cert_file: c, key_file: k, ciphers: 'ECDHE+AESGCM'}"), "ok");
+TEST(ConfigTest, ListenerTlsDefaultsAndRelativePaths) {
+  auto c = ParseConfigIn(
+      "server: {tls: {cert_file: server.crt, key_file: /keys/server.key}}\n"
+      "upstreams: [{name: u, url: 'http://h:1'}]\n"
+      "routes: [{name: a, path: /v1, upstream: u}]\n",
+      "t", "/etc/rampart");
+  ASSERT_TRUE(c.ok()) << c.status();
+  const ListenerTls& t = (*c)->server.tls;
+  EXPECT_TRUE(t.enabled);
+  EXPECT_EQ(t.cert_file, "/etc/rampart/server.crt");
+  EXPECT_EQ(t.key_file, "/keys/server.key");
+  EXPECT_EQ(t.min_version, TlsVersion::k12);
+  EXPECT_EQ(t.ciphers, "");
+  auto plain = ParseConfig(kMinimal, "t");
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  EXPECT_FALSE((*plain)->server.tls.enabled);
+}
+
+TEST(ConfigTest, ListenerTlsMinVersionAsStringOrNumber) {
+  auto parse = [](const std::string& v) {
+    return ParseConfig("server: {tls: {cert_file: c, key_file: k, min_version: " + v +
+                           "}}\nupstreams: [{name: u, url: 'http://h:1'}]\n"
+                           "routes: [{name: a, path: /v1, upstream: u}]\n",
+                       "t");
+  };
+  for (const char* v : {"'1.3'", "1.3"}) {
+    auto c = parse(v);
+    ASSERT_TRUE(c.ok()) << v << ": " << c.status();
+    EXPECT_EQ((*c)->server.tls.min_version, TlsVersion::k13) << v;
+  }
+  auto c = parse("1.2");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ((*c)->server.tls.min_version, TlsVersion::k12);
+  for (const char* v : {"'1.1'", "1.0", "tls13", "[1]"}) {
+    auto bad = parse(v);
+    ASSERT_FALSE(bad.ok()) << v;
+    EXPECT_THAT(std::string(bad.status().message()),
+                HasSubstr("t: server.tls.min_version: must be \"1.2\" or \"1.3\""))
+        << v;
+  }
+}
+
+TEST(ConfigTest, ListenerTlsErrorsNameTheField) {
+  auto parse = [](const std::string& tls) {
+    auto c = ParseConfig("server: {tls: " + tls +
+                             "}\nupstreams: [{name: u, url: 'http://h:1'}]\n"
+                             "routes: [{name: a, path: /v1, upstream: u}]\n",
+                         "t");
+    return c.ok() ? std::string("ok") : std::string(c.status().message());
+  };
+  EXPECT_THAT(parse("{key_file: k}"), HasSubstr("server.tls.cert_file"));
+  EXPECT_THAT(parse("{cert_file: c}"), HasSubstr("server.tls.key_file"));
+  EXPECT_THAT(parse("{cert_file: '', key_file: k}"),
+              HasSubstr("server.tls.cert_file: must not be empty"));
+  EXPECT_THAT(parse("{cert_file: c, key_file: k, client_ca: x}"),
+              HasSubstr("server.tls.client_ca: unknown key"));
+  EXPECT_THAT(parse("{cert_file: c, key_file: k, ciphers: 5}"), HasSubstr("server.tls.ciphers"));
+  EXPECT_THAT(parse("on"), HasSubstr("server.tls: must be a mapping"));
+  EXPECT_EQ(parse("{cert_file: c, key_file: k, ciphers: 'ECDHE+AESGCM'}"), "ok");
 }
 
 TEST(ConfigTest, HttpsUpstreams) {
-      auto c = ParseConfigIn(
-          "upstreams:\n"
-          "  - {name: a, url: 'https://api.example.com'}\n"
-          "  - {name: b, url: 'https://10.0.0.1:8443/', ca_file: ca.pem}\n"
-          "  - {name: c, url: 'https://h:9', tls_insecure_skip_verify: true}\n"
-          "  - {name: d, url: 'http://h'}\n"
-          "routes: [{name: r, path: /v1, upstream: a}]\n",
-          "t", "/etc/rampart");
-      ASSERT_TRUE(c.ok()) << c.status();
-      const auto& u = (*c)->upstreams;
-      EXPECT_TRUE(u[0].tls);
-      EXPECT_EQ(u[0].endpoint.host, "api.example.com");
-      EXPECT_EQ(u[0].endpoint.port, 443);
-      EXPECT_EQ(u[0].ca_file, "");
-      EXPECT_FALSE(u[0].tls_insecure_skip_verify);
-      EXPECT_EQ(u[1].endpoint.port, 8443);
-      EXPECT_EQ(u[1].ca_file, "/etc/rampart/ca.pem");
-      EXPECT_TRUE(u[2].tls_insecure_skip_verify);
-      EXPECT_FALSE(u[3].tls);
-      EXPECT_EQ(u[3].endpoint.port, 80);
-      auto redacted = boost::json::serialize(RedactedJson(**c));
-      EXPECT_THAT(redacted, HasSubstr("\"url\":\"https://api.example.com:443\""));
-      EXPECT_THAT(redacted, HasSubstr("\"tls_insecure_skip_verify\":true"));
+  auto c = ParseConfigIn(
+      "upstreams:\n"
+      "  - {name: a, url: 'https://api.example.com'}\n"
+      "  - {name: b, url: 'https://10.0.0.1:8443/', ca_file: ca.pem}\n"
+      "  - {name: c, url: 'https://h:9', tls_insecure_skip_verify: true}\n"
+      "  - {name: d, url: 'http://h'}\n"
+      "routes: [{name: r, path: /v1, upstream: a}]\n",
+      "t", "/etc/rampart");
+  ASSERT_TRUE(c.ok()) << c.status();
+  const auto& u = (*c)->upstreams;
+  EXPECT_TRUE(u[0].tls);
+  EXPECT_EQ(u[0].endpoint.host, "api.example.com");
+  EXPECT_EQ(u[0].endpoint.port, 443);
+  EXPECT_EQ(u[0].ca_file, "");
+  EXPECT_FALSE(u[0].tls_insecure_skip_verify);
+  EXPECT_EQ(u[1].endpoint.port, 8443);
+  EXPECT_EQ(u[1].ca_file, "/etc/rampart/ca.pem");
+  EXPECT_TRUE(u[2].tls_insecure_skip_verify);
+  EXPECT_FALSE(u[3].tls);
+  EXPECT_EQ(u[3].endpoint.port, 80);
+  auto redacted = boost::json::serialize(RedactedJson(**c));
+  EXPECT_THAT(redacted, HasSubstr("\"url\":\"https://api.example.com:443\""));
+  EXPECT_THAT(redacted, HasSubstr("\"tls_insecure_skip_verify\":true"));
 }
 
 TEST(ConfigTest, HttpsUpstreamErrorsNameTheField) {
-      auto parse = [](const std::string& upstream) {
-        auto c = ParseConfig(
-            "upstreams: [" + upstream + "]\nroutes: [{name: r, path: /v1, upstream: u}]\n", "t");
-        return c.ok() ? std::string("ok") : std::string(c.status().message());
-      };
-      EXPECT_THAT(parse("{name: u, url: 'http://h:1', ca_file: ca.pem}"),
-                  HasSubstr("upstreams[0].ca_file: only applies to https:// upstreams"));
-      EXPECT_THAT(parse("{name: u, url: 'http://h:1', tls_insecure_skip_verify: true}"),
-                  HasSubstr("upstreams[0].tls_insecure_skip_verify: only applies to https://"));
-      EXPECT_THAT(
-          parse("{name: u, url: 'https://h:1', ca_file: c, tls_insecure_skip_verify: true}"),
-          HasSubstr("upstreams[0].tls_insecure_skip_verify: contradicts ca_file"));
-      EXPECT_THAT(parse("{name: u, url: 'https://h:1', tls_insecure_skip_verify: 'yes'}"),
-                  HasSubstr("upstreams[0].tls_insecure_skip_verify"));
-      EXPECT_THAT(parse("{name: u, url: 'https://user@h:1'}"),
-                  HasSubstr("upstreams[0].url: must be a plain host name"));
-      EXPECT_THAT(parse("{name: u, url: 'https://h:0'}"),
-                  HasSubstr("upstreams[0].url: port must not be 0"));
-      EXPECT_THAT(parse("{name: u, url: 'https://'}"), HasSubstr("upstreams[0].url"));
-      EXPECT_EQ(parse("{name: u, url: 'https://h:1', tls_insecure_skip_verify: false}"), "ok");
+  auto parse = [](const std::string& upstream) {
+    auto c = ParseConfig(
+        "upstreams: [" + upstream + "]\nroutes: [{name: r, path: /v1, upstream: u}]\n", "t");
+    return c.ok() ? std::string("ok") : std::string(c.status().message());
+  };
+  EXPECT_THAT(parse("{name: u, url: 'http://h:1', ca_file: ca.pem}"),
+              HasSubstr("upstreams[0].ca_file: only applies to https:// upstreams"));
+  EXPECT_THAT(parse("{name: u, url: 'http://h:1', tls_insecure_skip_verify: true}"),
+              HasSubstr("upstreams[0].tls_insecure_skip_verify: only applies to https://"));
+  EXPECT_THAT(parse("{name: u, url: 'https://h:1', ca_file: c, tls_insecure_skip_verify: true}"),
+              HasSubstr("upstreams[0].tls_insecure_skip_verify: contradicts ca_file"));
+  EXPECT_THAT(parse("{name: u, url: 'https://h:1', tls_insecure_skip_verify: 'yes'}"),
+              HasSubstr("upstreams[0].tls_insecure_skip_verify"));
+  EXPECT_THAT(parse("{name: u, url: 'https://user@h:1'}"),
+              HasSubstr("upstreams[0].url: must be a plain host name"));
+  EXPECT_THAT(parse("{name: u, url: 'https://h:0'}"),
+              HasSubstr("upstreams[0].url: port must not be 0"));
+  EXPECT_THAT(parse("{name: u, url: 'https://'}"), HasSubstr("upstreams[0].url"));
+  EXPECT_EQ(parse("{name: u, url: 'https://h:1', tls_insecure_skip_verify: false}"), "ok");
 }
-  }  // namespace
+
+}  // namespace
 }  // namespace rampart::config
