@@ -6,9 +6,13 @@
 namespace rampart::detectors {
 namespace {
 
+// ASCII lower case (schemes, hosts, tag and attribute names); other bytes unchanged. Not
+// std::tolower: that is a locale call per byte, and this runs on every streamed batch.
 std::string Lower(std::string_view s) {
   std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + ('a' - 'A'));
+  }
   return out;
 }
 
@@ -154,7 +158,7 @@ std::vector<ExfilLink> ExfilLinkFinder::Find(std::string_view text) const {
     line = eol + 1;
   }
   // HTML: <img src=...>, <a href=...>, <iframe src=...> (attributes in any case and quotes).
-  const std::string lower = Lower(text);
+  const std::string lower = text.find('<') == std::string_view::npos ? std::string() : Lower(text);
   for (size_t i = lower.find('<'); i != std::string::npos; i = lower.find('<', i + 1)) {
     LinkKind kind;
     std::string_view attr;

@@ -59,18 +59,22 @@ PromptLeakIndex::PromptLeakIndex(
   shingles_.reserve(total);
   for (const auto& [name, text] : protected_texts) {
     std::vector<uint64_t> words = Words(text);
-    std::unordered_set<uint64_t> distinct;
-    distinct.reserve(words.size());
     // A protected text shorter than one shingle is one shingle of all its words.
     const size_t kk = std::min(k, words.size());
     lengths_[kk] = true;
-    for (size_t i = 0; kk > 0 && i + kk <= words.size(); ++i) {
-      distinct.insert(ShingleHash(words, i, kk));
-    }
     const uint32_t id = static_cast<uint32_t>(texts_.size());
-    for (uint64_t h : distinct) shingles_[h].push_back(id);
-    texts_.push_back(Text{name, distinct.size()});
+    const size_t first = shingles_.size();
+    for (size_t i = 0; kk > 0 && i + kk <= words.size(); ++i) {
+      shingles_.emplace_back(ShingleHash(words, i, kk), id);
+    }
+    // Distinct shingles of this text (a repeated phrase counts once).
+    std::sort(shingles_.begin() + static_cast<std::ptrdiff_t>(first), shingles_.end());
+    shingles_.erase(
+        std::unique(shingles_.begin() + static_cast<std::ptrdiff_t>(first), shingles_.end()),
+        shingles_.end());
+    texts_.push_back(Text{name, shingles_.size() - first});
   }
+  std::sort(shingles_.begin(), shingles_.end());
 }
 
 PromptLeakMatcher::PromptLeakMatcher(std::shared_ptr<const PromptLeakIndex> index)
@@ -88,13 +92,15 @@ void PromptLeakMatcher::EndWord(uint64_t end, std::vector<PromptLeak>* out) {
   // Shingles of every length up to k end here (short protected texts are short shingles).
   for (size_t len = 1; len <= window_.size(); ++len) {
     if (!index_->lengths_[len]) continue;
-    auto it = index_->shingles_.find(ShingleHash(window_, window_.size() - len, len));
-    if (it == index_->shingles_.end()) continue;
-    for (uint32_t id : it->second) {
+    const uint64_t h = ShingleHash(window_, window_.size() - len, len);
+    auto it = std::lower_bound(index_->shingles_.begin(), index_->shingles_.end(),
+                               std::pair<uint64_t, uint32_t>(h, 0));
+    for (; it != index_->shingles_.end() && it->first == h; ++it) {
+      const uint32_t id = it->second;
       const auto& text = index_->texts_[id];
       // Only shingles of the text's own length count (k, or all its words when shorter).
       if (len != k && text.shingles != 1) continue;
-      if (!seen_[id].insert(it->first).second) continue;
+      if (!seen_[id].insert(h).second) continue;
       if (seen_[id].size() == 1) first_end_[id] = end;
       const size_t matched = seen_[id].size();
       const bool leak =

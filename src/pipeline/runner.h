@@ -73,6 +73,9 @@ class Pipeline::Run {
                     boost::json::object* message = nullptr);
   const Pipeline& pipeline_;
   std::vector<std::unique_ptr<Stage>> stages_;
+  // Per stage: time spent on the pieces of the stream so far. The stream phase's latency
+  // histogram gets one sample per exchange (the sum), at the last piece or at a block.
+  std::vector<uint64_t> stream_ns_;
 };
 
 }  // namespace rampart::pipeline

@@ -105,7 +105,7 @@ class ExfilLinks : public pipeline::Stage {
     if (pending_.empty()) return out;
     // Released in batches of at least half a window, so each byte is searched a few times,
     // not once per piece; nothing is sent before it is released, so a block loses nothing.
-    const size_t batch = std::max<uint64_t>(16, o.stream_window / 2);
+    const size_t batch = std::max<uint64_t>(16, o.stream_window);
     if (!last && pending_.size() < o.stream_window + batch) return out;
     // Every construct the finder reads has a ']' (Markdown) or a '<' (HTML).
     std::vector<detectors::ExfilLink> links;
