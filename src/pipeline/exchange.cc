@@ -118,7 +118,7 @@ std::vector<TextRef> ResponseTexts(Exchange& ex) {
 }
 
 std::string AuditTexts(const std::vector<std::pair<std::string, std::string_view>>& texts,
-                       size_t max_text_bytes) {
+                       const std::vector<std::string>& scrub, size_t max_text_bytes) {
   json::array out;
   size_t left = max_text_bytes;
   uint64_t omitted = 0;
@@ -141,14 +141,22 @@ std::string AuditTexts(const std::vector<std::pair<std::string, std::string_view
     out.push_back(std::move(o));
   }
   if (omitted > 0) out.push_back(json::object{{"omitted", omitted}});
-  return json::serialize(out);
+  std::string s = json::serialize(out);
+  for (const std::string& secret : scrub) {
+    if (secret.empty()) continue;
+    for (size_t at = s.find(secret); at != std::string::npos; at = s.find(secret, at)) {
+      s.replace(at, secret.size(), "[canary]");
+    }
+  }
+  return s;
 }
 
-std::string AuditTexts(const std::vector<TextRef>& texts, size_t max_text_bytes) {
+std::string AuditTexts(const std::vector<TextRef>& texts, const std::vector<std::string>& scrub,
+                       size_t max_text_bytes) {
   std::vector<std::pair<std::string, std::string_view>> pairs;
   pairs.reserve(texts.size());
   for (const TextRef& t : texts) pairs.emplace_back(t.pointer, std::string_view(*t.text));
-  return AuditTexts(pairs, max_text_bytes);
+  return AuditTexts(pairs, scrub, max_text_bytes);
 }
 
 }  // namespace rampart::pipeline

@@ -82,10 +82,14 @@ std::vector<TextRef> ResponseTexts(Exchange& ex);
 // {"at": <JSON Pointer>, "text": <text>} in order, at most `max_text_bytes` of text in all (a
 // text cut short, at a UTF-8 boundary, gets "truncated": true; texts past the bound are
 // counted in a last {"omitted": N}).
+// Every occurrence of a string in `scrub` (the exchange's canaries: they never reach a log,
+// not even when a shadow-mode canary stage let one through) becomes "[canary]".
 inline constexpr size_t kMaxAuditTextBytes = 64 * 1024;
 std::string AuditTexts(const std::vector<std::pair<std::string, std::string_view>>& texts,
+                       const std::vector<std::string>& scrub = {},
                        size_t max_text_bytes = kMaxAuditTextBytes);
 std::string AuditTexts(const std::vector<TextRef>& texts,
+                       const std::vector<std::string>& scrub = {},
                        size_t max_text_bytes = kMaxAuditTextBytes);
 
 }  // namespace rampart::pipeline

@@ -604,7 +604,8 @@ asio::awaitable<bool> Server::Impl::HandleExchange(Stream& stream,
   // stores.audit.redacted_payloads: the texts as the stages passed them on (never blocked ones).
   const bool record_payloads =
       options.sink != nullptr && gen->config().stores.audit.redacted_payloads;
-  if (record_payloads) rec.redacted_prompt = pipeline::AuditTexts(pipeline::RequestTexts(ex));
+  if (record_payloads)
+    rec.redacted_prompt = pipeline::AuditTexts(pipeline::RequestTexts(ex), ex.canaries);
   if (ex.local_response.is_object()) {
     // A stage answered itself (tool_policy redeeming an approval): no upstream call.
     json::object body = std::move(ex.local_response.get_object());
@@ -1080,7 +1081,7 @@ asio::awaitable<bool> Server::Impl::HandleExchange(Stream& stream,
         texts.emplace_back(
             StrCat("/choices/", index, uses_text[index] ? "/text" : "/delta/content"), text);
       }
-      rec.redacted_response = pipeline::AuditTexts(texts);
+      rec.redacted_response = pipeline::AuditTexts(texts, ex.canaries);
     }
     close_record();
     // The terminating chunk is the client's proof of a complete stream: it goes out only once
@@ -1142,7 +1143,7 @@ asio::awaitable<bool> Server::Impl::HandleExchange(Stream& stream,
     od = run->OnResponse(ex);
     if (od.blocked()) co_return co_await refuse(od.http_status, od.reason, od.message);
     if (record_payloads) {
-      rec.redacted_response = pipeline::AuditTexts(pipeline::ResponseTexts(ex));
+      rec.redacted_response = pipeline::AuditTexts(pipeline::ResponseTexts(ex), ex.canaries);
     }
     body = std::move(ex.response);
   } else {
