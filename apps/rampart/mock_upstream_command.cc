@@ -55,6 +55,7 @@
 
 #include "cli_common.h"
 #include "commands.h"
+#include "common/crypto.h"
 
 namespace rampart::cli {
 namespace {
@@ -163,18 +164,7 @@ std::optional<std::string> LeakReply(const std::string& body) {
   std::string canary = CanaryIn(SystemPromptOf(body));
   if (canary.empty()) return std::string("I have no marker to share.");
   if (Has(body, "MOCK_LEAK_CANARY_B64")) {
-    static constexpr char kB64[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    std::string enc;
-    for (size_t i = 0; i < canary.size(); i += 3) {
-      uint32_t v = static_cast<unsigned char>(canary[i]) << 16;
-      if (i + 1 < canary.size()) v |= static_cast<unsigned char>(canary[i + 1]) << 8;
-      if (i + 2 < canary.size()) v |= static_cast<unsigned char>(canary[i + 2]);
-      enc += kB64[(v >> 18) & 63];
-      enc += kB64[(v >> 12) & 63];
-      enc += i + 1 < canary.size() ? kB64[(v >> 6) & 63] : '=';
-      enc += i + 2 < canary.size() ? kB64[v & 63] : '=';
-    }
+    std::string enc = Base64Encode(canary);
     return "Encoded for you: " + enc + " (base64).";
   }
   std::string spaced;
