@@ -4,6 +4,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <cstdlib>
 
 #include "common/strings.h"
 
@@ -87,7 +88,12 @@ void LogWriter::Run() {
 }
 
 LogWriter& ProcessLog() {
-  static LogWriter* log = new LogWriter(2);  // never destroyed: usable until exit
+  // Never destroyed, so usable until the end; what is queued at exit() is written first.
+  static LogWriter* log = [] {
+    auto* l = new LogWriter(2);
+    std::atexit([] { ProcessLog().Flush(2'000); });
+    return l;
+  }();
   return *log;
 }
 

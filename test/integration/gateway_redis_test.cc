@@ -93,11 +93,6 @@ struct Gateway {
   }
 };
 
-std::string ReadFile(const std::filesystem::path& p) {
-  std::ifstream in(p);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
 class GatewayRedisTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -230,7 +225,9 @@ TEST_F(GatewayRedisTest, StartsWithRedisDownButIsNotReadyAndReloadKeepsTheStore)
   EXPECT_EQ(Http(g.admin_port, "GET", "/readyz", "").status, 503);
   EXPECT_TRUE(Reached(Post(g, "/open/v1", "key-alice")));
   EXPECT_EQ(Post(g, "/v1", "key-alice").status, 503);
-  EXPECT_NE(ReadFile(dir_ / "down.log").find("state_store_unavailable"), std::string::npos);
+  EXPECT_NE(WaitForText((dir_ / "down.log").string(), "state_store_unavailable")
+                .find("state_store_unavailable"),
+            std::string::npos);
 
   // A reload does not switch stores: the new file says memory, the Redis store stays (warn).
   std::string yaml = ConfigYaml(mock_port_, "redis://127.0.0.1:1");
@@ -244,7 +241,9 @@ TEST_F(GatewayRedisTest, StartsWithRedisDownButIsNotReadyAndReloadKeepsTheStore)
   EXPECT_EQ(r.status, 200) << r.raw;
   EXPECT_EQ(Post(g, "/v1", "key-alice").status, 503);
   EXPECT_EQ(Http(g.admin_port, "GET", "/readyz", "").status, 503);
-  EXPECT_NE(ReadFile(dir_ / "down.log").find("state_store_not_switched"), std::string::npos);
+  EXPECT_NE(WaitForText((dir_ / "down.log").string(), "state_store_not_switched")
+                .find("state_store_not_switched"),
+            std::string::npos);
 }
 
 }  // namespace

@@ -242,7 +242,9 @@ TEST_F(GatewayTlsTest, UntrustedUpstreamCertificateIs502UpstreamTls) {
   EXPECT_NE(
       Metrics().find("rampart_upstream_errors_total{upstream=\"untrusted\",kind=\"tls_verify\"}"),
       std::string::npos);
-  EXPECT_NE(ReadText(Path("gateway.log")).find("certificate verify failed"), std::string::npos);
+  EXPECT_NE(WaitForText(Path("gateway.log"), "certificate verify failed")
+                .find("certificate verify failed"),
+            std::string::npos);
 }
 
 TEST_F(GatewayTlsTest, UpstreamHostNameMismatchIs502) {
@@ -251,7 +253,7 @@ TEST_F(GatewayTlsTest, UpstreamHostNameMismatchIs502) {
   auto r = c.Request("POST", "/wrong/v1/chat/completions", testing::Chat("hi"));
   EXPECT_EQ(r.status, 502) << r.raw;
   EXPECT_EQ(ErrorCode(r), "upstream.tls") << r.body;
-  std::string log = ReadText(Path("gateway.log"));
+  std::string log = WaitForText(Path("gateway.log"), "IP address mismatch");
   EXPECT_NE(log.find("IP address mismatch"), std::string::npos) << log;
 }
 
@@ -262,7 +264,7 @@ TEST_F(GatewayTlsTest, InsecureSkipVerifyConnectsAndIsWarnedAtStart) {
   auto r = c.Request("POST", "/insecure/x", "{}");
   EXPECT_EQ(r.status, 404) << r.raw;
   EXPECT_NE(r.body.find("mock_authorization"), std::string::npos) << r.body;
-  std::string log = ReadText(Path("gateway.log"));
+  std::string log = WaitForText(Path("gateway.log"), "upstream_tls_unverified");
   EXPECT_NE(log.find("upstream_tls_unverified"), std::string::npos) << log;
   EXPECT_NE(log.find("upstream insecure: tls_insecure_skip_verify is set"), std::string::npos);
 }

@@ -14,9 +14,13 @@
 
 #include <chrono>
 #include <cstring>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <thread>
 #include <vector>
 
 extern char** environ;
@@ -250,6 +254,22 @@ inline Response Http(int port, const std::string& method, const std::string& tar
   req += "\r\n" + body;
   if (!c.Send(req)) return {};
   return ParseResponse(c.ReadResponse());
+}
+
+// The text of the file at `path` once it contains `needle`, or as it is after `timeout_ms`.
+// The gateway writes its log from a thread of its own, so a line about a request may land a
+// moment after the response.
+inline std::string WaitForText(const std::string& path, std::string_view needle,
+                               int timeout_ms = 5000) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (true) {
+    std::ifstream in(path);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (text.find(needle) != std::string::npos || std::chrono::steady_clock::now() >= deadline) {
+      return text;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
 }
 
 }  // namespace rampart::testing
