@@ -445,7 +445,7 @@ class Machine {
       return false;
     }
     uint64_t len = static_cast<const unsigned char*>(nl) - (p_ + pos_);
-    const unsigned char* s;
+    const unsigned char* s = nullptr;
     Read(len + 1, &s);
     *line = std::string_view(reinterpret_cast<const char*>(s), len);
     return true;
