@@ -1,6 +1,7 @@
 // Fuzzes what the gateway does with a client's bytes before any stage runs: the HTTP/1.1
 // request parser under the gateway's limits, then the JSON body parser (depth, UTF-8,
-// message count) and the extraction of texts to inspect. Never crashes, never throws out.
+// message count), the validator that stands in for it where no stage reads a response (the
+// two must agree), and the extraction of texts to inspect. Never crashes, never throws out.
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/json.hpp>
@@ -26,7 +27,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   boost::beast::error_code ec;
   parser.put(boost::asio::buffer(in.data(), in.size()), ec);
 
-  // 2. The raw bytes as a JSON body of each route kind, then the texts stages would see.
+  // 2. The validator used for responses no stage reads must accept exactly what the parser
+  //    accepts.
+  {
+    boost::json::value v;
+    if (rampart::server::ValidJsonBody(in, limits) !=
+        rampart::server::ParseResponseBody(in, limits, &v)) {
+      __builtin_trap();
+    }
+  }
+
+  // 3. The raw bytes as a JSON body of each route kind, then the texts stages would see.
   for (auto kind : {rampart::config::RouteKind::kOpenAi, rampart::config::RouteKind::kJson}) {
     rampart::server::ParsedBody body;
     auto err = rampart::server::ParseRequestBody(in, kind, limits, &body);

@@ -273,6 +273,14 @@ absl::Status ParseUpstream(const boost::json::value& v, const std::string& path,
   u->ca_file = ResolvePath(u->ca_file, dir);
   RETURN_IF_ERROR(r->String("api_key_env", &u->api_key_env));
   RETURN_IF_ERROR(ReadEnvSecret(u->api_key_env, r->Path("api_key_env"), &u->api_key));
+  for (char c : u->api_key) {
+    // It is sent as an Authorization header: a control character would end or split it.
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+      return FieldError(r->Path("api_key_env"),
+                        StrCat("environment variable ", u->api_key_env,
+                               " holds a control character; an API key cannot"));
+    }
+  }
   RETURN_IF_ERROR(r->Uint("connect_timeout_ms", &u->connect_timeout_ms, 1, kMaxMs));
   RETURN_IF_ERROR(r->Uint("first_byte_timeout_ms", &u->first_byte_timeout_ms, 1, kMaxMs));
   RETURN_IF_ERROR(r->Uint("idle_timeout_ms", &u->idle_timeout_ms, 1, kMaxMs));

@@ -132,6 +132,19 @@ TEST(ConfigTest, RedactedJsonHidesSecrets) {
   EXPECT_NE(s.find("<redacted>"), std::string::npos);
 }
 
+TEST(ConfigTest, UpstreamKeyWithAControlCharacterIsRefused) {
+  // It becomes an Authorization header line; a CR/LF would let it add headers of its own.
+  setenv("RAMPART_TEST_UPSTREAM_KEY_CRLF", "sk-a\r\nx-injected: 1", 1);
+  auto c = ParseConfig(
+      "upstreams: [{name: u, url: 'http://h:1', api_key_env: RAMPART_TEST_UPSTREAM_KEY_CRLF}]\n"
+      "routes: [{name: a, path: /v1, upstream: u}]\n",
+      "t");
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(std::string(c.status().message()).find("upstreams[0].api_key_env"), std::string::npos)
+      << c.status();
+  EXPECT_EQ(std::string(c.status().message()).find("x-injected"), std::string::npos);
+}
+
 TEST(ConfigTest, KeyFileAddsHashesRelativeToTheConfig) {
   auto dir = std::filesystem::temp_directory_path() / ("rampart-cfg-" + std::to_string(getpid()));
   std::filesystem::create_directories(dir);

@@ -1,6 +1,7 @@
 #include "server/request_body.h"
 
 #include <boost/json.hpp>
+#include <boost/json/basic_parser_impl.hpp>
 
 #include "common/strings.h"
 
@@ -13,18 +14,62 @@ BodyError Error(int status, const char* reason, std::string message) {
   return BodyError{status, reason, std::move(message)};
 }
 
+// The DOM of one body lives in its own arena (a counted monotonic resource, released with
+// the last value that uses it): a request or response is parsed, read and edited by the
+// stages and dropped with its exchange, so one or two blocks replace an allocation per
+// string, array and object, and destroying it frees no elements one by one. The parser's
+// scratch space is on the stack.
 bool Parse(std::string_view body, uint64_t max_depth, json::value* out, json::error_code* ec) {
   json::parse_options opts;
   opts.max_depth = static_cast<std::size_t>(max_depth);
-  json::stream_parser p(json::storage_ptr(), opts);
+  unsigned char scratch[4096];
+  json::stream_parser p(json::storage_ptr(), opts, scratch, sizeof scratch);
+  p.reset(json::make_shared_resource<json::monotonic_resource>(2 * body.size() + 512));
   p.write(body.data(), body.size(), *ec);
   if (!*ec) p.finish(*ec);
   if (*ec) return false;
-  *out = p.release();
+  AdoptJson(out, p.release());
   return true;
 }
 
+// A basic_parser handler that keeps nothing: the parser alone checks syntax, UTF-8 and depth.
+struct NullHandler {
+  static constexpr std::size_t max_array_size = static_cast<std::size_t>(-1);
+  static constexpr std::size_t max_object_size = static_cast<std::size_t>(-1);
+  static constexpr std::size_t max_string_size = static_cast<std::size_t>(-1);
+  static constexpr std::size_t max_key_size = static_cast<std::size_t>(-1);
+  using sv = json::string_view;
+  using ec_t = json::error_code;
+  bool on_document_begin(ec_t&) { return true; }
+  bool on_document_end(ec_t&) { return true; }
+  bool on_array_begin(ec_t&) { return true; }
+  bool on_array_end(std::size_t, ec_t&) { return true; }
+  bool on_object_begin(ec_t&) { return true; }
+  bool on_object_end(std::size_t, ec_t&) { return true; }
+  bool on_string_part(sv, std::size_t, ec_t&) { return true; }
+  bool on_string(sv, std::size_t, ec_t&) { return true; }
+  bool on_key_part(sv, std::size_t, ec_t&) { return true; }
+  bool on_key(sv, std::size_t, ec_t&) { return true; }
+  bool on_number_part(sv, ec_t&) { return true; }
+  bool on_int64(int64_t, sv, ec_t&) { return true; }
+  bool on_uint64(uint64_t, sv, ec_t&) { return true; }
+  bool on_double(double, sv, ec_t&) { return true; }
+  bool on_bool(bool, ec_t&) { return true; }
+  bool on_null(ec_t&) { return true; }
+  bool on_comment_part(sv, ec_t&) { return true; }
+  bool on_comment(sv, ec_t&) { return true; }
+};
+
 }  // namespace
+
+bool ValidJsonBody(std::string_view body, const config::Limits& limits) {
+  json::parse_options opts;
+  opts.max_depth = static_cast<std::size_t>(limits.max_json_depth);
+  json::basic_parser<NullHandler> p(opts);
+  json::error_code ec;
+  const std::size_t n = p.write_some(false, body.data(), body.size(), ec);
+  return !ec && n == body.size() && p.done();
+}
 
 BodyError ParseRequestBody(std::string_view body, config::RouteKind kind,
                            const config::Limits& limits, ParsedBody* out) {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <boost/json/value.hpp>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -26,6 +27,14 @@ struct ParsedBody {
   bool stream = false;
 };
 
+// Replaces *dst with v, keeping v's storage. Assigning a boost::json::value copies into
+// the target's storage instead, which would move a parsed body out of its arena (see
+// request_body.cc) one allocation per element.
+inline void AdoptJson(boost::json::value* dst, boost::json::value&& v) noexcept {
+  std::destroy_at(dst);
+  std::construct_at(dst, std::move(v));
+}
+
 // Parses `body` for a route of `kind`: valid UTF-8 JSON, an object, nesting at most
 // limits.max_json_depth, and for openai routes "messages" (when present) an array of at most
 // limits.max_messages, "model" a string, "stream" a boolean.
@@ -35,6 +44,11 @@ BodyError ParseRequestBody(std::string_view body, config::RouteKind kind,
 // Parses an upstream JSON response with the same depth bound; false when it is not JSON.
 bool ParseResponseBody(std::string_view body, const config::Limits& limits,
                        boost::json::value* out);
+
+// True when `body` is what ParseResponseBody accepts (one JSON document, valid UTF-8,
+// nesting within limits.max_json_depth), checked without building it: for responses that
+// no stage reads, which are passed on byte for byte.
+bool ValidJsonBody(std::string_view body, const config::Limits& limits);
 
 // The route's native error body. openai: {"error":{"message","type","code"},"request_id"};
 // others: {"error":{"code","message"},"request_id"}.

@@ -54,6 +54,52 @@ TEST(RequestBodyTest, OversizedBody) {
   EXPECT_EQ(Parse("{\"a\":1}", l).status, 413);
 }
 
+TEST(RequestBodyTest, BodyLivesInItsOwnArenaAndSurvivesAdoption) {
+  ParsedBody parsed;
+  ASSERT_TRUE(ParseRequestBody(R"({"model":"m","messages":[{"role":"user","content":"hi"}]})",
+                               config::RouteKind::kOpenAi, config::Limits{}, &parsed)
+                  .ok());
+  EXPECT_TRUE(parsed.json.storage().is_deallocate_trivial());
+  boost::json::value target;  // default storage, as Exchange::request
+  AdoptJson(&target, std::move(parsed.json));
+  EXPECT_TRUE(target.storage().is_deallocate_trivial());  // not copied out of the arena
+  // Edits allocate in the arena and outlive the parser and the original value.
+  target.at_pointer("/messages/0/content") = "[redacted] and a longer text than before";
+  boost::json::value shared = target;                          // a copy shares the (counted) arena
+  boost::json::value own(target, boost::json::storage_ptr());  // or gets its own storage
+  EXPECT_FALSE(own.storage().is_deallocate_trivial());
+  target = boost::json::value();
+  EXPECT_EQ(shared.at_pointer("/messages/0/content").as_string(),
+            "[redacted] and a longer text than before");
+  EXPECT_EQ(own, shared);
+}
+
+TEST(RequestBodyTest, ValidJsonBodyAgreesWithTheParser) {
+  config::Limits l;
+  l.max_json_depth = 4;
+  const std::string cases[] = {
+      R"({"a":[1,2,{"b":null}],"c":"d\u00e9"})",
+      " [true, false] ",
+      "1",
+      "",
+      "{",
+      R"({"a":1} x)",
+      R"({"a":1}{"b":2})",
+      R"({"a":1,})",
+      "[[[[1]]]]",    // depth 4
+      "[[[[[1]]]]]",  // depth 5
+      "\"\xff\"",     // invalid UTF-8
+      "// c\n1",
+      "nul",
+  };
+  for (const auto& c : cases) {
+    boost::json::value v;
+    EXPECT_EQ(ValidJsonBody(c, l), ParseResponseBody(c, l, &v)) << c;
+  }
+  EXPECT_TRUE(ValidJsonBody(R"({"ok":true})", l));
+  EXPECT_FALSE(ValidJsonBody("[[[[[1]]]]]", l));
+}
+
 TEST(ErrorBodyTest, OpenAiShapeNeverEchoesInput) {
   std::string b =
       ErrorBody(config::RouteKind::kOpenAi, 429, "rate_limit.requests", "slow down", "req_1");
