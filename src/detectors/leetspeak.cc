@@ -1,5 +1,9 @@
 #include "detectors/leetspeak.h"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace rampart::detectors {
 namespace {
 
@@ -9,6 +13,30 @@ bool IsLeet(unsigned char c) {
          c == '$';
 }
 bool IsWordChar(unsigned char c) { return IsAlpha(c) || (c >= '0' && c <= '9') || IsLeet(c); }
+
+// Number of bytes IsLeet accepts; 16 at a time where SSE2 is available.
+size_t CountLeetBytes(std::string_view t) {
+  size_t count = 0, i = 0;
+#if defined(__SSE2__)
+  const __m128i lo = _mm_set1_epi8('0'), hi = _mm_set1_epi8('7');
+  const __m128i two = _mm_set1_epi8('2'), six = _mm_set1_epi8('6');
+  const __m128i at = _mm_set1_epi8('@'), dollar = _mm_set1_epi8('$');
+  for (; i + 16 <= t.size(); i += 16) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(t.data() + i));
+    // '0'..'7' except '2' and '6': v == max(v, '0') and v == min(v, '7') as unsigned bytes.
+    const __m128i in_digits = _mm_and_si128(_mm_cmpeq_epi8(_mm_max_epu8(v, lo), v),
+                                            _mm_cmpeq_epi8(_mm_min_epu8(v, hi), v));
+    const __m128i excluded = _mm_or_si128(_mm_cmpeq_epi8(v, two), _mm_cmpeq_epi8(v, six));
+    const __m128i leet =
+        _mm_or_si128(_mm_andnot_si128(excluded, in_digits),
+                     _mm_or_si128(_mm_cmpeq_epi8(v, at), _mm_cmpeq_epi8(v, dollar)));
+    count +=
+        static_cast<size_t>(__builtin_popcount(static_cast<unsigned>(_mm_movemask_epi8(leet))));
+  }
+#endif
+  for (; i < t.size(); ++i) count += IsLeet(static_cast<unsigned char>(t[i]));
+  return count;
+}
 
 // Calls fn(begin, end, has_alpha, has_leet, all_leet) for every word.
 template <typename Fn>
@@ -38,9 +66,7 @@ void ForEachWord(std::string_view t, Fn fn) {
 bool LooksLikeLeetspeak(std::string_view text) {
   // Three leet words need three leet bytes; most text has fewer, and counting them is a
   // branch-free pass the compiler vectorizes, cheaper than splitting the text into words.
-  size_t leet_bytes = 0;
-  for (char ch : text) leet_bytes += IsLeet(static_cast<unsigned char>(ch));
-  if (leet_bytes < 3) return false;
+  if (CountLeetBytes(text) < 3) return false;
   size_t words = 0, leet = 0;
   ForEachWord(text, [&](size_t, size_t, bool alpha, bool has_leet, bool) {
     if (!alpha) return;
