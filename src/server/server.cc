@@ -128,7 +128,9 @@ class UpstreamPool {
   }
   void Give(const std::string& key, std::unique_ptr<Stream> s, size_t max_idle) {
     auto& v = idle_[key];
-    if (v.size() < max_idle) v.push_back(std::move(s));
+    if (v.size() >= max_idle) return;
+    s->expires_never();  // idle in the pool: the next user sets its own deadlines
+    v.push_back(std::move(s));
   }
 
  private:
@@ -137,6 +139,7 @@ class UpstreamPool {
 
 struct Worker {
   asio::io_context ioc{1};
+  DeadlineSweeper sweeper{ioc};  // the deadlines of this worker's sockets
   UpstreamPool pool;
   std::thread thread;
 };
@@ -349,12 +352,12 @@ asio::awaitable<void> Server::Impl::Session(tcp::socket socket, Worker& w) {
     asio::ssl::context* tls_ctx = tls_gen->tls().listener();
     std::optional<Stream> stream_holder;
     if (tls_ctx == nullptr) {
-      stream_holder.emplace(beast::tcp_stream(std::move(socket)));
+      stream_holder.emplace(TimedSocket(std::move(socket), w.sweeper));
     } else {
       // TLS sends small records of its own (session tickets after the handshake): without
       // TCP_NODELAY the first response waits behind them for the client's delayed ACK.
       socket.set_option(tcp::no_delay(true), ec);
-      stream_holder.emplace(beast::tcp_stream(std::move(socket)), *tls_ctx);
+      stream_holder.emplace(TimedSocket(std::move(socket), w.sweeper), *tls_ctx);
     }
     Stream& stream = *stream_holder;
     if (tls_ctx != nullptr) {
@@ -362,18 +365,6 @@ asio::awaitable<void> Server::Impl::Session(tcp::socket socket, Worker& w) {
       if (!handshake_ok) co_return;
     }
     beast::flat_buffer buffer;
-    asio::steady_timer deadline(stream.get_executor());
-    bool timed_out = false;
-    auto arm = [&](uint64_t ms) {
-      timed_out = false;
-      deadline.expires_after(milliseconds(ms));
-      deadline.async_wait([&timed_out, &stream](const boost::system::error_code& e) {
-        if (e) return;
-        timed_out = true;
-        boost::system::error_code ignored;
-        stream.socket().cancel(ignored);
-      });
-    };
     bool first = true;
     for (;;) {
       auto gen = Current();
@@ -388,13 +379,10 @@ asio::awaitable<void> Server::Impl::Session(tcp::socket socket, Worker& w) {
         if (wec || draining.load()) co_return;
         buffer.commit(wn);
       }
-      // Read deadlines cancel the read instead of closing the socket (as tcp_stream's own
-      // timeouts do), so a slow client still gets its 408.
-      stream.expires_never();
-      arm(limits.header_timeout_ms);
+      // A passed deadline cancels the read but leaves the socket open (see TimedSocket), so
+      // a slow client still gets its 408.
+      stream.expires_after(milliseconds(limits.header_timeout_ms));
       auto [hec, hn] = co_await http::async_read_header(stream, buffer, parser, kNoThrow);
-      deadline.cancel();
-      if (hec == asio::error::operation_aborted && timed_out) hec = beast::error::timeout;
       (void)hn;
       auto fail = [&](int status, const char* reason, const char* message) {
         metrics.Add("rampart_requests_rejected_total", StrCat("reason=\"", reason, "\""), 1,
@@ -431,11 +419,9 @@ asio::awaitable<void> Server::Impl::Session(tcp::socket socket, Worker& w) {
         co_return;
       }
       if (!parser.is_done()) {
-        arm(limits.body_timeout_ms);
+        stream.expires_after(milliseconds(limits.body_timeout_ms));
         auto [bec, bn] = co_await http::async_read(stream, buffer, parser, kNoThrow);
         (void)bn;
-        deadline.cancel();
-        if (bec == asio::error::operation_aborted && timed_out) bec = beast::error::timeout;
         if (bec) {
           http::response<http::string_body> res;
           if (bec == http::error::body_limit) {
@@ -453,6 +439,8 @@ asio::awaitable<void> Server::Impl::Session(tcp::socket socket, Worker& w) {
           co_return;
         }
       }
+      // The exchange sets its own deadlines for each write; none runs while the upstream works.
+      stream.expires_never();
       active_exchanges.fetch_add(1);
       bool keep = false;
       try {
@@ -737,7 +725,7 @@ asio::awaitable<bool> Server::Impl::HandleExchange(Stream& stream,
     if (conn) {
       reused = true;
     } else {
-      beast::tcp_stream tcp_conn(w.ioc);
+      TimedSocket tcp_conn(tcp::socket(w.ioc), w.sweeper);
       tcp::resolver resolver(w.ioc);
       tcp_conn.expires_after(milliseconds(up.connect_timeout_ms));
       auto [rec_ec, results] = co_await resolver.async_resolve(

@@ -23,6 +23,7 @@
 
 #include "absl/status/statusor.h"
 #include "config/config.h"
+#include "server/timed_socket.h"
 
 namespace rampart::server {
 
@@ -54,19 +55,19 @@ std::string UpstreamTlsFailure(SSL* ssl, const boost::system::error_code& ec, bo
 bool IsPlainHttpOnTls(const boost::system::error_code& ec);
 
 // A TCP connection, with TLS or without. Models Beast's AsyncReadStream and AsyncWriteStream;
-// expires_after/expires_never/socket reach the TCP layer (timeouts close the socket, which
-// ends any TLS operation too).
+// expires_after/expires_never/socket reach the TCP layer (a TimedSocket: a passed deadline
+// cancels its operations, which ends any TLS operation too).
 class Stream {
  public:
-  using executor_type = boost::beast::tcp_stream::executor_type;
-  using TlsLayer = boost::beast::ssl_stream<boost::beast::tcp_stream>;
+  using executor_type = TimedSocket::executor_type;
+  using TlsLayer = boost::beast::ssl_stream<TimedSocket>;
 
-  explicit Stream(boost::beast::tcp_stream tcp) : tcp_(std::move(tcp)) {}
-  Stream(boost::beast::tcp_stream tcp, boost::asio::ssl::context& ctx)
+  explicit Stream(TimedSocket tcp) : tcp_(std::move(tcp)) {}
+  Stream(TimedSocket tcp, boost::asio::ssl::context& ctx)
       : tls_(std::make_unique<TlsLayer>(std::move(tcp), ctx)) {}
 
   executor_type get_executor() { return lowest().get_executor(); }
-  boost::beast::tcp_stream& lowest() { return tls_ ? tls_->next_layer() : *tcp_; }
+  TimedSocket& lowest() { return tls_ ? tls_->next_layer() : *tcp_; }
   boost::asio::ip::tcp::socket& socket() { return lowest().socket(); }
   void expires_after(std::chrono::steady_clock::duration d) { lowest().expires_after(d); }
   void expires_never() { lowest().expires_never(); }
@@ -100,8 +101,8 @@ class Stream {
   }
 
  private:
-  std::optional<boost::beast::tcp_stream> tcp_;  // plain
-  std::unique_ptr<TlsLayer> tls_;                // or TLS over TCP
+  std::optional<TimedSocket> tcp_;  // plain
+  std::unique_ptr<TlsLayer> tls_;   // or TLS over TCP
 };
 
 }  // namespace rampart::server
