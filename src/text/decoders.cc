@@ -400,21 +400,23 @@ constexpr std::array<uint8_t, 256> kRotLetterIndex = [] {
 uint32_t CountEnglishWords(std::string_view text, const std::array<uint8_t, 256>& index,
                            uint32_t& words) {
   uint32_t hits = 0;
-  uint64_t packed = 0;
-  size_t len = 0;
   words = 0;
-  for (size_t i = 0; i <= text.size(); ++i) {
-    const uint8_t v = i < text.size() ? index[At(text, i)] : 0;
-    if (v != 0) {
-      if (++len <= kMaxPackedWord) packed = packed * 27 + v;
+  const size_t n = text.size();
+  size_t i = 0;
+  while (i < n) {
+    if (index[At(text, i)] == 0) {
+      ++i;
       continue;
     }
-    if (len > 0 && len <= kMaxPackedWord) {
+    // A word: the letters from i on. Longer words than kMaxPackedWord are not counted; their
+    // packed value wraps around harmlessly (unsigned) and is never looked up.
+    const size_t begin = i;
+    uint64_t packed = 0;
+    for (uint8_t v; i < n && (v = index[At(text, i)]) != 0; ++i) packed = packed * 27 + v;
+    if (i - begin <= kMaxPackedWord) {
       ++words;
       hits += IsEnglishWord(packed);
     }
-    len = 0;
-    packed = 0;
   }
   return hits;
 }
