@@ -265,31 +265,25 @@ void AppendHead(const http::message<isRequest, http::string_body>& m, std::strin
   out += "\r\n";
 }
 
-// Writes a whole message (head and body in one gathered write). False when the peer is gone
-// or the write timed out.
+// Head and body in one gathered write, as an async operation (no coroutine frame of its own).
 template <class AnyStream>
-asio::awaitable<bool> WriteHeadAndBody(AnyStream& stream, std::string_view head,
-                                       std::string_view body) {
-  std::array<asio::const_buffer, 2> bufs{asio::buffer(head), asio::buffer(body)};
-  auto [ec, n] = co_await asio::async_write(stream, bufs, kNoThrow);
-  (void)n;
-  co_return !ec;
+auto AsyncWriteHeadAndBody(AnyStream& stream, std::string_view head, std::string_view body) {
+  return asio::async_write(
+      stream, std::array<asio::const_buffer, 2>{asio::buffer(head), asio::buffer(body)}, kNoThrow);
 }
 
-template <class AnyStream, bool isRequest>
-asio::awaitable<bool> WriteMessage(AnyStream& stream,
-                                   const http::message<isRequest, http::string_body>& m) {
-  std::string head;
-  head.reserve(256);
-  AppendHead(m, head);
-  co_return co_await WriteHeadAndBody(stream, head, m.body());
-}
-
+// Writes a whole response within `timeout_ms`. False when the peer is gone or the write timed
+// out.
 template <class AnyStream>  // Stream, or the admin listener's plain tcp_stream
 asio::awaitable<bool> Write(AnyStream& stream, http::response<http::string_body>& res,
                             uint64_t timeout_ms) {
   stream.expires_after(milliseconds(timeout_ms));
-  co_return co_await WriteMessage(stream, res);
+  std::string head;
+  head.reserve(256);
+  AppendHead(res, head);
+  auto [ec, n] = co_await AsyncWriteHeadAndBody(stream, head, res.body());
+  (void)n;
+  co_return !ec;
 }
 
 // Closes after an answer when the client may still be sending (an oversized body, a slow
@@ -778,7 +772,9 @@ asio::awaitable<bool> Server::Impl::HandleExchange(Stream& stream,
     rpo->header_limit(kUpstreamHeaderLimit);
     rpo->body_limit(limits.max_response_bytes);
     conn->expires_after(milliseconds(up.first_byte_timeout_ms));
-    if (co_await WriteHeadAndBody(*conn, uhead, ubody)) {
+    auto [uwec, uwn] = co_await AsyncWriteHeadAndBody(*conn, uhead, ubody);
+    (void)uwn;
+    if (!uwec) {
       auto [hec, hn] = co_await http::async_read_header(*conn, ubuf, *rpo, kNoThrow);
       (void)hn;
       if (!hec) {
