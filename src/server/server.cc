@@ -64,7 +64,11 @@ int64_t NowUnixMs() {
 
 std::string NewRequestId() {
   thread_local std::mt19937_64 rng{std::random_device{}()};
-  return fmt::format("req_{:016x}", rng());
+  static constexpr char kHex[] = "0123456789abcdef";
+  uint64_t v = rng();
+  std::string id = "req_0000000000000000";  // "req_" and 16 hex digits, as {:016x} writes
+  for (size_t i = id.size(); v != 0; v >>= 4) id[--i] = kHex[v & 15];
+  return id;
 }
 
 std::string JsonEscape(std::string_view s) { return json::serialize(json::string(s)); }

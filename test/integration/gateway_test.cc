@@ -138,7 +138,10 @@ TEST_F(GatewayTest, NonStreamingChatIsForwardedWithTheUpstreamKey) {
   EXPECT_EQ(v.at_pointer("/choices/0/message/content").as_string(), "You said: hello there");
   // The client's key is never forwarded; the upstream gets its own.
   EXPECT_EQ(v.at("mock_authorization").as_string(), std::string("Bearer ") + kUpstreamKey);
-  EXPECT_EQ(r.headers["x-request-id"].rfind("req_", 0), 0u);
+  const std::string id = r.headers["x-request-id"];
+  EXPECT_EQ(id.rfind("req_", 0), 0u);
+  ASSERT_EQ(id.size(), 20u) << id;  // "req_" and 64 random bits as 16 hex digits
+  EXPECT_EQ(id.find_first_not_of("0123456789abcdef", 4), std::string::npos) << id;
 }
 
 TEST_F(GatewayTest, ModelsListPassesAuth) {
