@@ -21,10 +21,11 @@ packages=(
   fasttext
 )
 
-# bench/gateway_bench.sh also needs nginx (the reference proxy) and wrk:
+# bench/gateway_bench.sh also needs nginx (the reference proxy) and wrk, and
+# bench/gateway_instructions.sh valgrind:
 #   scripts/install-deps.sh --bench
 if [ "${1:-}" = "--bench" ]; then
-  packages+=(nginx wrk)
+  packages+=(nginx wrk valgrind)
 fi
 
 # Node.js runs the official openai npm client in the gateway compatibility test. A machine
