@@ -246,10 +246,11 @@ http::response<http::string_body> ErrorResponse(config::RouteKind kind, int stat
 }
 
 // The head of a message with a string body, as Beast's serializer writes it: start line,
-// the fields in order, blank line. Both kinds of message we send have their framing
+// the fields in order, blank line. The responses we send have their framing
 // (Content-Length, Connection) set by prepare_payload()/keep_alive() before this; writing
 // the head ourselves and the body as a second buffer of one gathered write costs a fraction
-// of Beast's generic serializer on the proxy's hot path.
+// of Beast's generic serializer on the proxy's hot path. (Upstream request heads are built
+// directly in HandleExchange.)
 template <bool isRequest>
 void AppendHead(const http::message<isRequest, http::string_body>& m, std::string& out) {
   const unsigned v = m.version();
