@@ -687,11 +687,12 @@ asio::awaitable<bool> Server::Impl::HandleExchange(Stream& stream,
   StrAppend(&uhead, "Host: ", up.endpoint.host, ":", up.endpoint.port,
             "\r\nx-request-id: ", rec.request_id, "\r\nx-forwarded-for: ", client_ip, "\r\n");
   if (!up.api_key.empty()) StrAppend(&uhead, "Authorization: Bearer ", up.api_key, "\r\n");
-  // Stages may have edited the parsed body (redaction); without stages it is sent on as the
-  // client wrote it (it was still parsed and checked above).
+  // Stages may have edited the parsed body (redaction): then it is re-serialized. When none
+  // did (no stages, or only stages that report their edits and reported none), it is sent
+  // on as the client wrote it (it was still parsed and checked above).
   const bool has_stages = route->pipeline->size() > 0;
   std::string ubody;
-  if (ex.request.is_object() && has_stages) {
+  if (ex.request.is_object() && has_stages && !run->RequestUnchanged(ex)) {
     ubody = json::serialize(ex.request);
   } else {
     ubody = std::move(req.body());
@@ -1216,7 +1217,12 @@ asio::awaitable<bool> Server::Impl::HandleExchange(Stream& stream,
       body.get_object()["rampart"] = stages::ApprovalExtension(h.approval_id, "pending", h.tools);
     }
   }
-  auto res = MakeResponse(ures.result(), version, "application/json", json::serialize(body),
+  // As with the request: the upstream's bytes when no stage edited the response (it was
+  // parsed, checked and inspected above), the edited JSON otherwise.
+  const bool unchanged =
+      ex.held.empty() && (ustatus < 200 || ustatus >= 300 || run->ResponseUnchanged(ex));
+  auto res = MakeResponse(ures.result(), version, "application/json",
+                          unchanged ? std::move(ures.body()) : json::serialize(body),
                           rec.request_id, c.keep_alive);
   if (!ex.held.empty()) {
     res.set("x-rampart-approval-id", ex.held.front().approval_id);
