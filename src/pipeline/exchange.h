@@ -63,11 +63,6 @@ struct Exchange {
   std::vector<HeldMessage> held;
   boost::json::value local_response;
 
-  // Edits of the request / response bodies reported by stages (Stage::Edits::kCounted) and by
-  // the runner; see Pipeline::Run::RequestUnchanged.
-  uint32_t request_edits = 0;
-  uint32_t response_edits = 0;
-
   // Response side (non-streamed), set by the server.
   int upstream_status = 0;
   boost::json::value response;

@@ -63,22 +63,6 @@ Decision Pipeline::Run::OnToolCalls(Exchange& ex, boost::json::object& message) 
   return RunPhase(ex, Phase::kToolCalls, nullptr, false, &message);
 }
 
-bool Pipeline::Run::RequestUnchanged(const Exchange& ex) const {
-  if (ex.request_edits != 0) return false;
-  for (const auto& s : stages_) {
-    if (s->RequestEdits() == Stage::Edits::kUnreported) return false;
-  }
-  return true;
-}
-
-bool Pipeline::Run::ResponseUnchanged(const Exchange& ex) const {
-  if (ex.response_edits != 0) return false;
-  for (const auto& s : stages_) {
-    if (s->ResponseEdits() == Stage::Edits::kUnreported) return false;
-  }
-  return true;
-}
-
 Decision Pipeline::Run::OnResponseToolCalls(Exchange& ex) {
   auto* obj = ex.response.if_object();
   auto* choices = obj != nullptr ? obj->if_contains("choices") : nullptr;
@@ -95,7 +79,6 @@ Decision Pipeline::Run::OnResponseToolCalls(Exchange& ex) {
     if (left == nullptr || !left->is_array() || left->get_array().empty()) {
       msg->get_object().erase("tool_calls");
       (*co)["finish_reason"] = "stop";
-      ++ex.response_edits;
     }
   }
   return Decision::Continue();

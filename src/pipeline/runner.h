@@ -67,12 +67,6 @@ class Pipeline::Run {
   // finish_reason "stop" where the stages left a choice with no calls.
   Decision OnResponseToolCalls(Exchange& ex);
 
-  // True when ex.request (ex.response) is known to be as the server parsed it: every stage
-  // declares how it edits that body (Stage::RequestEdits/ResponseEdits) and none reported
-  // an edit. The server then sends the original bytes instead of re-serializing.
-  bool RequestUnchanged(const Exchange& ex) const;
-  bool ResponseUnchanged(const Exchange& ex) const;
-
  private:
   enum class Phase { kRequest, kResponse, kStream, kToolCalls };
   Decision RunPhase(Exchange& ex, Phase phase, std::string* text, bool last,

@@ -16,9 +16,8 @@ class CueStage : public Stage {
   absl::StatusOr<Decision> OnRequest(Exchange& ex) override {
     if (cue_ == "error") return absl::InternalError("cue");
     if (cue_ == "block") return Decision::Block(403, "cue.blocked", "blocked");
-    if (cue_ == "redact" || cue_ == "declared-redact") {
+    if (cue_ == "redact") {
       ex.request.as_object()["text"] = "[REDACTED]";
-      if (cue_ == "declared-redact") ++ex.request_edits;
       Decision d;
       d.action = Action::kRedact;
       d.reason = "cue.redacted";
@@ -26,11 +25,6 @@ class CueStage : public Stage {
     }
     return Decision::Continue();
   }
-  // "declared-*" cues report their edits (Stage::Edits::kCounted); the others do not say.
-  Edits RequestEdits() const override {
-    return cue_.rfind("declared-", 0) == 0 ? Edits::kCounted : Edits::kUnreported;
-  }
-  Edits ResponseEdits() const override { return RequestEdits(); }
   absl::StatusOr<Decision> OnResponseText(Exchange&, std::string& text, bool last) override {
     // Holds everything back until the end, then upper-cases it.
     held_ += text;
@@ -129,51 +123,6 @@ TEST(RunnerTest, ShadowEditsAreDiscarded) {
   f.pipeline->Start()->OnRequest(ex);
   EXPECT_EQ(ex.request.at("text").as_string(), "secret");
   EXPECT_EQ(ex.record.action, Action::kAllow);
-}
-
-TEST(RunnerTest, BodiesAreUnchangedOnlyWhenEveryStageReportsAndNoneEdited) {
-  {
-    Fixture f;  // reports, edits nothing: the server may send the original bytes
-    f.Add("declared-continue", config::StageMode::kEnforce, config::OnError::kBlock);
-    f.Build();
-    Exchange ex = NewExchange();
-    auto run = f.pipeline->Start();
-    run->OnRequest(ex);
-    EXPECT_TRUE(run->RequestUnchanged(ex));
-    EXPECT_TRUE(run->ResponseUnchanged(ex));
-  }
-  {
-    Fixture f;  // reports an edit
-    f.Add("declared-redact", config::StageMode::kEnforce, config::OnError::kBlock);
-    f.Build();
-    Exchange ex = NewExchange();
-    auto run = f.pipeline->Start();
-    run->OnRequest(ex);
-    EXPECT_EQ(ex.request.at("text").as_string(), "[REDACTED]");
-    EXPECT_FALSE(run->RequestUnchanged(ex));
-    EXPECT_TRUE(run->ResponseUnchanged(ex));
-  }
-  {
-    Fixture f;  // one stage that does not say: never assumed unchanged
-    f.Add("declared-continue", config::StageMode::kEnforce, config::OnError::kBlock);
-    f.Add("continue", config::StageMode::kEnforce, config::OnError::kBlock);
-    f.Build();
-    Exchange ex = NewExchange();
-    auto run = f.pipeline->Start();
-    run->OnRequest(ex);
-    EXPECT_FALSE(run->RequestUnchanged(ex));
-    EXPECT_FALSE(run->ResponseUnchanged(ex));
-  }
-  {
-    Fixture f;  // a shadow edit is discarded, and the body is still rebuilt (conservative)
-    f.Add("declared-redact", config::StageMode::kShadow, config::OnError::kBlock);
-    f.Build();
-    Exchange ex = NewExchange();
-    auto run = f.pipeline->Start();
-    run->OnRequest(ex);
-    EXPECT_EQ(ex.request.at("text").as_string(), "secret");
-    EXPECT_FALSE(run->RequestUnchanged(ex));
-  }
 }
 
 TEST(RunnerTest, EnforcedEditsApplyAndMergeVerdict) {

@@ -94,16 +94,6 @@ class Stage {
   // edits, so they reach the upstream, while the stage's blocks and response edits are still
   // only recorded. Default: false (a shadow stage's request edits are discarded).
   virtual bool KeepsRequestEditsInShadow() const { return false; }
-
-  // How the stage's edits of ex.request (ex.response) become known. When every stage of a
-  // pipeline says, and none edited, the server sends the body as it came instead of
-  // re-serializing the parsed one (Pipeline::Run::RequestUnchanged).
-  //   kUnreported (the default, always safe): it may edit without saying so.
-  //   kNone: it never edits that body.
-  //   kCounted: each of its edits increments ex.request_edits (ex.response_edits).
-  enum class Edits { kUnreported, kNone, kCounted };
-  virtual Edits RequestEdits() const { return Edits::kUnreported; }
-  virtual Edits ResponseEdits() const { return Edits::kUnreported; }
 };
 
 class StageFactory {

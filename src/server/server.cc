@@ -687,12 +687,13 @@ asio::awaitable<bool> Server::Impl::HandleExchange(Stream& stream,
   StrAppend(&uhead, "Host: ", up.endpoint.host, ":", up.endpoint.port,
             "\r\nx-request-id: ", rec.request_id, "\r\nx-forwarded-for: ", client_ip, "\r\n");
   if (!up.api_key.empty()) StrAppend(&uhead, "Authorization: Bearer ", up.api_key, "\r\n");
-  // Stages may have edited the parsed body (redaction): then it is re-serialized. When none
-  // did (no stages, or only stages that report their edits and reported none), it is sent
-  // on as the client wrote it (it was still parsed and checked above).
+  // With stages, the body sent is always the parsed one re-serialized, edited or not: the
+  // upstream then parses exactly what the stages inspected (no parser differential, e.g. a
+  // duplicate key one parser keeps and another drops). Without stages nothing inspected it,
+  // so it is sent on as the client wrote it (it was still parsed and checked above).
   const bool has_stages = route->pipeline->size() > 0;
   std::string ubody;
-  if (ex.request.is_object() && has_stages && !run->RequestUnchanged(ex)) {
+  if (ex.request.is_object() && has_stages) {
     ubody = json::serialize(ex.request);
   } else {
     ubody = std::move(req.body());
@@ -1217,12 +1218,9 @@ asio::awaitable<bool> Server::Impl::HandleExchange(Stream& stream,
       body.get_object()["rampart"] = stages::ApprovalExtension(h.approval_id, "pending", h.tools);
     }
   }
-  // As with the request: the upstream's bytes when no stage edited the response (it was
-  // parsed, checked and inspected above), the edited JSON otherwise.
-  const bool unchanged =
-      ex.held.empty() && (ustatus < 200 || ustatus >= 300 || run->ResponseUnchanged(ex));
-  auto res = MakeResponse(ures.result(), version, "application/json",
-                          unchanged ? std::move(ures.body()) : json::serialize(body),
+  // Re-serialized even when no stage edited it, as the request above: the client gets what
+  // the stages inspected.
+  auto res = MakeResponse(ures.result(), version, "application/json", json::serialize(body),
                           rec.request_id, c.keep_alive);
   if (!ex.held.empty()) {
     res.set("x-rampart-approval-id", ex.held.front().approval_id);

@@ -18,9 +18,6 @@ class AuthFactory : public pipeline::StageFactory {
 
 class Auth : public pipeline::Stage {
  public:
-  // Body edits (reads the key and the model, edits nothing): see pipeline::Stage::Edits.
-  Edits RequestEdits() const override { return Edits::kNone; }
-  Edits ResponseEdits() const override { return Edits::kNone; }
   explicit Auth(const AuthFactory& f) : f_(f) {}
   absl::StatusOr<pipeline::Decision> OnRequest(pipeline::Exchange& ex) override {
     constexpr std::string_view kBearer = "Bearer ";

@@ -57,10 +57,7 @@ absl::StatusOr<pipeline::Decision> ScanTexts(std::vector<pipeline::TextRef>& tex
       return pipeline::Decision::Block(opts.block_status, v->reason,
                                        BlockMessage(v->reason, response));
     }
-    if (v->edited_text) {
-      *t.text = *v->edited_text;
-      ++(response ? ex.response_edits : ex.request_edits);
-    }
+    if (v->edited_text) *t.text = *v->edited_text;
     if (v->action > out.action) {
       out.action = v->action;
       out.reason = v->reason;

@@ -23,9 +23,6 @@ class InputScanFactory : public pipeline::StageFactory {
 
 class InputScan : public pipeline::Stage {
  public:
-  // Body edits (redacts request texts through ScanTexts, which counts): see pipeline::Stage::Edits.
-  Edits RequestEdits() const override { return Edits::kCounted; }
-  Edits ResponseEdits() const override { return Edits::kNone; }
   explicit InputScan(const InputScanFactory& f) : f_(f) {}
 
   absl::StatusOr<pipeline::Decision> OnRequest(pipeline::Exchange& ex) override {

@@ -30,10 +30,6 @@ size_t Utf8Boundary(std::string_view s, size_t pos) {
 
 class OutputScan : public pipeline::Stage {
  public:
-  // Body edits (redacts response texts through ScanTexts, which counts): see
-  // pipeline::Stage::Edits.
-  Edits RequestEdits() const override { return Edits::kNone; }
-  Edits ResponseEdits() const override { return Edits::kCounted; }
   explicit OutputScan(const OutputScanFactory& f) : f_(f) {}
 
   absl::StatusOr<pipeline::Decision> OnResponse(pipeline::Exchange& ex) override {

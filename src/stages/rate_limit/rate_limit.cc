@@ -21,9 +21,6 @@ class RateLimitFactory : public pipeline::StageFactory {
 
 class RateLimit : public pipeline::Stage {
  public:
-  // Body edits (counts, edits nothing): see pipeline::Stage::Edits.
-  Edits RequestEdits() const override { return Edits::kNone; }
-  Edits ResponseEdits() const override { return Edits::kNone; }
   explicit RateLimit(const RateLimitFactory& f) : f_(f) {}
   absl::StatusOr<pipeline::Decision> OnRequest(pipeline::Exchange& ex) override {
     std::vector<std::string> keys;

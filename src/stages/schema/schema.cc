@@ -36,9 +36,6 @@ class SchemaFactory : public pipeline::StageFactory {
 
 class SchemaStage : public pipeline::Stage {
  public:
-  // Body edits (validates (read-only), edits nothing): see pipeline::Stage::Edits.
-  Edits RequestEdits() const override { return Edits::kNone; }
-  Edits ResponseEdits() const override { return Edits::kNone; }
   explicit SchemaStage(const SchemaFactory& f) : f_(f) {}
   absl::StatusOr<pipeline::Decision> OnRequest(pipeline::Exchange& ex) override {
     valijson::Validator validator;
