@@ -245,27 +245,16 @@ http::response<http::string_body> ErrorResponse(config::RouteKind kind, int stat
   return res;
 }
 
-// The head of a message with a string body, as Beast's serializer writes it: start line,
-// the fields in order, blank line. The responses we send have their framing
-// (Content-Length, Connection) set by prepare_payload()/keep_alive() before this; writing
-// the head ourselves and the body as a second buffer of one gathered write costs a fraction
-// of Beast's generic serializer on the proxy's hot path. (Upstream request heads are built
-// directly in HandleExchange.)
-template <bool isRequest>
-void AppendHead(const http::message<isRequest, http::string_body>& m, std::string& out) {
+// The head of a response, as Beast's serializer writes it: status line, the fields in
+// order, blank line. Its framing (Content-Length, Connection) is set by prepare_payload() /
+// keep_alive() before this; writing the head ourselves and the body as a second buffer of
+// one gathered write costs a fraction of Beast's generic serializer on the proxy's hot path.
+// (Upstream request heads are built directly in HandleExchange.)
+void AppendHead(const http::response<http::string_body>& m, std::string& out) {
   const unsigned v = m.version();
-  const char ver[] = {'H', 'T',
-                      'T', 'P',
-                      '/', static_cast<char>('0' + v / 10 % 10),
-                      '.', static_cast<char>('0' + v % 10)};
-  if constexpr (isRequest) {
-    StrAppend(&out, m.method_string(), " ", m.target(), " ", std::string_view(ver, sizeof ver),
-              "\r\n");
-  } else {
-    std::string_view reason = m.reason();
-    if (reason.empty()) reason = http::obsolete_reason(m.result());
-    StrAppend(&out, std::string_view(ver, sizeof ver), " ", m.result_int(), " ", reason, "\r\n");
-  }
+  std::string_view reason = m.reason();
+  if (reason.empty()) reason = http::obsolete_reason(m.result());
+  StrAppend(&out, "HTTP/", v / 10 % 10, ".", v % 10, " ", m.result_int(), " ", reason, "\r\n");
   for (const auto& f : m) StrAppend(&out, f.name_string(), ": ", f.value(), "\r\n");
   out += "\r\n";
 }

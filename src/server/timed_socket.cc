@@ -33,19 +33,19 @@ void DeadlineSweeper::Unlink(TimedSocket* s) {
 
 void DeadlineSweeper::Armed() {
   ++armed_;
-  if (running_) return;
-  running_ = true;
-  timer_.expires_after(kPeriod);
-  timer_.async_wait([this](const boost::system::error_code& ec) {
-    if (ec) {
-      running_ = false;
-      return;
-    }
-    Sweep();
-  });
+  if (!running_) StartTimer();
 }
 
 void DeadlineSweeper::Disarmed() { --armed_; }
+
+void DeadlineSweeper::StartTimer() {
+  running_ = true;
+  timer_.expires_after(kPeriod);
+  timer_.async_wait([this](const boost::system::error_code& ec) {
+    running_ = false;
+    if (!ec) Sweep();
+  });
+}
 
 void DeadlineSweeper::Sweep() {
   const Clock::time_point now = Clock::now();
@@ -55,12 +55,7 @@ void DeadlineSweeper::Sweep() {
       --armed_;
     }
   }
-  running_ = false;
-  if (armed_ > 0) {
-    // Re-arm through Armed()'s path without counting a socket twice.
-    --armed_;
-    Armed();
-  }
+  if (armed_ > 0) StartTimer();  // sleeps (no timer) while no deadline is set
 }
 
 }  // namespace rampart::server

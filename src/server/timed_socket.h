@@ -45,6 +45,7 @@ class DeadlineSweeper {
   void Unlink(TimedSocket* s);
   void Armed();     // a socket got a deadline
   void Disarmed();  // a socket's deadline was cleared or fired
+  void StartTimer();
   void Sweep();
 
   boost::asio::steady_timer timer_;
@@ -129,23 +130,8 @@ class TimedSocket {
     using Endpoint = boost::asio::ip::tcp::endpoint;
     return boost::asio::async_initiate<Token, void(boost::system::error_code, Endpoint)>(
         [this](auto handler, const EndpointSequence& e) {
-          if (timed_out_) {
-            auto ex = boost::asio::get_associated_executor(handler, socket_.get_executor());
-            boost::asio::post(ex, [h = std::move(handler)]() mutable {
-              std::move(h)(boost::beast::error::timeout, Endpoint());
-            });
-            return;
-          }
-          auto ex = boost::asio::get_associated_executor(handler, socket_.get_executor());
-          boost::asio::async_connect(
-              socket_, e,
-              boost::asio::bind_executor(
-                  ex, [this, h = std::move(handler)](boost::system::error_code ec,
-                                                     const Endpoint& ep) mutable {
-                    if (ec == boost::asio::error::operation_aborted && timed_out_)
-                      ec = boost::beast::error::timeout;
-                    std::move(h)(ec, ep);
-                  }));
+          if (timed_out_) return Fail(std::move(handler), Endpoint());
+          boost::asio::async_connect(socket_, e, Wrap(std::move(handler)));
         },
         token, endpoints);
   }
@@ -153,22 +139,26 @@ class TimedSocket {
  private:
   friend class DeadlineSweeper;
 
+  // The completion handler of a socket operation, on the caller's executor, reporting a
+  // cancellation by the sweeper as beast::error::timeout.
   template <class Handler>
   auto Wrap(Handler handler) {
     auto ex = boost::asio::get_associated_executor(handler, socket_.get_executor());
     return boost::asio::bind_executor(
-        ex, [this, h = std::move(handler)](boost::system::error_code ec, std::size_t n) mutable {
+        ex, [this, h = std::move(handler)](boost::system::error_code ec, auto&& result) mutable {
           if (ec == boost::asio::error::operation_aborted && timed_out_)
             ec = boost::beast::error::timeout;
-          std::move(h)(ec, n);
+          std::move(h)(ec, std::forward<decltype(result)>(result));
         });
   }
 
-  template <class Handler>
-  void Fail(Handler handler) {
+  // Completes an operation started after the deadline passed: timeout, without touching the
+  // socket (as a handler, never inline).
+  template <class Handler, class Result = std::size_t>
+  void Fail(Handler handler, Result result = Result{}) {
     auto ex = boost::asio::get_associated_executor(handler, socket_.get_executor());
-    boost::asio::post(ex, [h = std::move(handler)]() mutable {
-      std::move(h)(boost::beast::error::timeout, std::size_t{0});
+    boost::asio::post(ex, [h = std::move(handler), result]() mutable {
+      std::move(h)(boost::beast::error::timeout, result);
     });
   }
 
