@@ -1,5 +1,6 @@
 // Fuzzes the decoders with arbitrary bytes under default and tight limits, and checks that
-// every run lies inside the text, runs are ordered, limits hold, and kept payloads are text.
+// every run lies inside the text, runs are ordered, limits hold, and kept payloads are text;
+// the rot13 decision's fast word count must equal its plain definition.
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -63,5 +64,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Rot13(out, back);
   Check(back == text, "rot13 involution");
   LooksLikeText(text);
+
+  // The rot13 decision's word counts: the bit-mask implementation against the plain one.
+  for (bool rotated : {false, true}) {
+    const auto fast = internal::CountEnglishWords(text, rotated);
+    const auto slow = internal::CountEnglishWordsSlowly(text, rotated);
+    Check(fast.words == slow.words && fast.hits == slow.hits, "English word counts agree");
+  }
   return 0;
 }

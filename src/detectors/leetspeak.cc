@@ -21,6 +21,17 @@ size_t CountLeetBytes(std::string_view t) {
   const __m128i lo = _mm_set1_epi8('0'), hi = _mm_set1_epi8('7');
   const __m128i two = _mm_set1_epi8('2'), six = _mm_set1_epi8('6');
   const __m128i at = _mm_set1_epi8('@'), dollar = _mm_set1_epi8('$');
+  // Per-lane counts (a matching lane is -1, so subtracting adds one), summed into `count`
+  // before any lane can overflow: at most 255 blocks at a time.
+  __m128i lanes = _mm_setzero_si128();
+  size_t blocks = 0;
+  auto drain = [&] {
+    const __m128i sums = _mm_sad_epu8(lanes, _mm_setzero_si128());
+    count += static_cast<size_t>(_mm_cvtsi128_si32(sums)) +
+             static_cast<size_t>(_mm_cvtsi128_si32(_mm_unpackhi_epi64(sums, sums)));
+    lanes = _mm_setzero_si128();
+    blocks = 0;
+  };
   for (; i + 16 <= t.size(); i += 16) {
     const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(t.data() + i));
     // '0'..'7' except '2' and '6': v == max(v, '0') and v == min(v, '7') as unsigned bytes.
@@ -30,9 +41,10 @@ size_t CountLeetBytes(std::string_view t) {
     const __m128i leet =
         _mm_or_si128(_mm_andnot_si128(excluded, in_digits),
                      _mm_or_si128(_mm_cmpeq_epi8(v, at), _mm_cmpeq_epi8(v, dollar)));
-    count +=
-        static_cast<size_t>(__builtin_popcount(static_cast<unsigned>(_mm_movemask_epi8(leet))));
+    lanes = _mm_sub_epi8(lanes, leet);
+    if (++blocks == 255) drain();
   }
+  drain();
 #endif
   for (; i < t.size(); ++i) count += IsLeet(static_cast<unsigned char>(t[i]));
   return count;

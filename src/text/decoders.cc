@@ -17,6 +17,8 @@
 namespace rampart::text {
 namespace {
 
+using internal::EnglishWordCount;
+
 // Escape runs: consecutive escapes may be separated by at most this many literal bytes
 // (no newline), so "&lt;b&gt;hello&lt;/b&gt;" is one run but escapes paragraphs apart are not.
 constexpr size_t kMaxEscapeGap = 32;
@@ -395,41 +397,127 @@ constexpr std::array<uint8_t, 256> kRotLetterIndex = [] {
   return t;
 }();
 
-// Counts the words of `text` (letters only, either case) that are in the English word set
-// after mapping each letter through `index`; `words` receives the number of words.
-uint32_t CountEnglishWords(std::string_view text, const std::array<uint8_t, 256>& index,
-                           uint32_t& words) {
-  uint32_t hits = 0;
-  words = 0;
+// The shortest listed word, and the pairs of letter indexes that open a listed word:
+// kOpeningPairs[a] has bit b when some word starts with letters a, b. Most words of a text
+// fail this test, so they are never packed and looked up.
+constexpr size_t kMinEnglishWord = [] {
+  size_t m = kMaxPackedWord;
+  for (std::string_view w : kEnglishWords) m = std::min(m, w.size());
+  return m;
+}();
+static_assert(kMinEnglishWord >= 2);
+constexpr auto kOpeningPairs = [] {
+  std::array<uint32_t, 27> t{};
+  for (std::string_view w : kEnglishWords) t[w[0] - 'a' + 1] |= uint32_t{1} << (w[1] - 'a' + 1);
+  return t;
+}();
+
+// Where the words of a text begin and end, as bit masks over its first kRot13Window bytes:
+// bit j of starts is set when byte j is a letter and byte j - 1 is not; bit j of ends when
+// byte j is not a letter (or is past the window) and byte j - 1 is. The k-th end belongs to
+// the k-th start. One bit more than the window is kept, for a word that reaches its end.
+struct WordBounds {
+  static constexpr size_t kWords = kRot13Window / 64 + 1;
+  std::array<uint64_t, kWords> starts;
+  std::array<uint64_t, kWords> ends;
+  size_t size = 0;  // Mask words in use.
+};
+
+// Sets bit j of letters[j / 64] for every ASCII letter text[j]; words past the text are clear.
+void LetterBits(std::string_view text, uint64_t* letters, size_t words) {
+  std::fill(letters, letters + words, 0);
   const size_t n = text.size();
   size_t i = 0;
-  while (i < n) {
-    if (index[At(text, i)] == 0) {
-      ++i;
-      continue;
+#if defined(__SSE2__)
+  for (; i + 64 <= n; i += 64) {
+    uint64_t mask = 0;
+    for (size_t k = 0; k < 64; k += 16) {
+      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(text.data() + i + k));
+      // (v | 0x20) in 'a'..'z', in signed arithmetic: exactly the ASCII letters.
+      const __m128i shifted = _mm_add_epi8(_mm_or_si128(v, _mm_set1_epi8(0x20)),
+                                           _mm_set1_epi8(static_cast<char>(-128 - 'a')));
+      const __m128i letter = _mm_cmplt_epi8(shifted, _mm_set1_epi8(26 - 128));
+      mask |= uint64_t{static_cast<uint32_t>(_mm_movemask_epi8(letter))} << k;
     }
-    // A word: the letters from i on. Longer words than kMaxPackedWord are not counted; their
-    // packed value wraps around harmlessly (unsigned) and is never looked up.
-    const size_t begin = i;
-    uint64_t packed = 0;
-    for (uint8_t v; i < n && (v = index[At(text, i)]) != 0; ++i) packed = packed * 27 + v;
-    if (i - begin <= kMaxPackedWord) {
-      ++words;
-      hits += IsEnglishWord(packed);
-    }
+    letters[i / 64] = mask;
   }
-  return hits;
+#endif
+  for (; i < n; ++i) {
+    if (kLetterIndex[At(text, i)] != 0) letters[i / 64] |= uint64_t{1} << (i % 64);
+  }
+}
+
+void FindWordBounds(std::string_view text, WordBounds& b) {
+  text = text.substr(0, std::min(text.size(), kRot13Window));
+  b.size = text.size() / 64 + 1;
+  LetterBits(text, b.starts.data(), b.size);
+  uint64_t carry = 0;  // Bit 0: the last byte of the previous mask word was a letter.
+  for (size_t w = 0; w < b.size; ++w) {
+    const uint64_t letters = b.starts[w];
+    const uint64_t before = (letters << 1) | carry;  // Bit j: byte j - 1 is a letter.
+    carry = letters >> 63;
+    b.starts[w] = letters & ~before;
+    b.ends[w] = ~letters & before;
+  }
+}
+
+// Visits the set bits of a mask in order.
+class BitCursor {
+ public:
+  BitCursor(const uint64_t* words, size_t size) : words_(words), size_(size), bits_(words[0]) {}
+  // The next set bit; REQUIRES: one is left.
+  size_t Next() {
+    while (bits_ == 0) bits_ = words_[++word_];
+    const size_t at = word_ * 64 + static_cast<size_t>(__builtin_ctzll(bits_));
+    bits_ &= bits_ - 1;
+    return at;
+  }
+  bool Done() {
+    while (bits_ == 0) {
+      if (word_ + 1 >= size_) return true;
+      bits_ = words_[++word_];
+    }
+    return false;
+  }
+
+ private:
+  const uint64_t* words_;
+  size_t size_;
+  size_t word_ = 0;
+  uint64_t bits_;
+};
+
+// Counts the words of `text` (runs of letters, either case, of at most kMaxPackedWord) and
+// how many of them are in the English word set after mapping each letter through `index`.
+EnglishWordCount CountEnglishWords(std::string_view text, const WordBounds& b,
+                                   const std::array<uint8_t, 256>& index) {
+  EnglishWordCount count;
+  BitCursor starts(b.starts.data(), b.size);
+  BitCursor ends(b.ends.data(), b.size);
+  while (!starts.Done()) {
+    const size_t begin = starts.Next();
+    const size_t end = ends.Next();
+    const size_t len = end - begin;
+    if (len > kMaxPackedWord) continue;
+    ++count.words;
+    if (len < kMinEnglishWord) continue;
+    if (!(kOpeningPairs[index[At(text, begin)]] >> index[At(text, begin + 1)] & 1)) continue;
+    uint64_t packed = 0;
+    for (size_t k = begin; k < end; ++k) packed = packed * 27 + index[At(text, k)];
+    count.hits += IsEnglishWord(packed);
+  }
+  return count;
 }
 
 bool LooksLikeRot13(std::string_view text) {
-  text = text.substr(0, std::min(text.size(), kRot13Window));
-  uint32_t words = 0;
-  const uint32_t rotated = CountEnglishWords(text, kRotLetterIndex, words);
+  WordBounds bounds;
+  FindWordBounds(text, bounds);
+  const EnglishWordCount rotated = CountEnglishWords(text, bounds, kRotLetterIndex);
   // "Clearly more": a few hits, a fair share of all words, and far more than the original.
   // Ordinary text fails the first two tests, so the original is only counted for candidates.
-  if (rotated < 3 || rotated * 8 < words) return false;
-  const uint32_t plain = CountEnglishWords(text, kLetterIndex, words);
-  return rotated >= 3 * plain + 2;
+  if (rotated.hits < 3 || rotated.hits * 8 < rotated.words) return false;
+  const EnglishWordCount plain = CountEnglishWords(text, bounds, kLetterIndex);
+  return rotated.hits >= 3 * plain.hits + 2;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -437,11 +525,13 @@ bool LooksLikeRot13(std::string_view text) {
 // whole 64-byte blocks are tested for a long enough run with a few shifts, so prose costs
 // no branch per word. Only where a run is long enough do the finders look at bytes.
 
-// Bit j of bits[j / 64] is set when kCharClass[text[j]] has any of `flags`; bits past the
-// end of the text are clear.
-void ClassBits(std::string_view text, uint8_t flags, std::vector<uint64_t>& bits) {
+// Bit j of base64[j / 64] is set when text[j] is in either base64 alphabet, and of
+// hex[j / 64] when it is a hex digit or a separator between hex bytes; bits past the end of
+// the text are clear. One pass for both: each finder then works on its own mask.
+void ClassBits(std::string_view text, std::vector<uint64_t>& base64, std::vector<uint64_t>& hex) {
   const size_t n = text.size();
-  bits.assign(n / 64 + 1, 0);
+  base64.assign(n / 64 + 1, 0);
+  hex.assign(n / 64 + 1, 0);
   size_t i = 0;
 #if defined(__SSE2__)
   // Unsigned x in [lo, hi], in signed arithmetic.
@@ -450,27 +540,31 @@ void ClassBits(std::string_view text, uint8_t flags, std::vector<uint64_t>& bits
     return _mm_cmplt_epi8(shifted, _mm_set1_epi8(static_cast<char>(hi - lo + 1 - 128)));
   };
   auto eq = [](__m128i x, char c) { return _mm_cmpeq_epi8(x, _mm_set1_epi8(c)); };
-  for (; i + 16 <= n; i += 16) {
-    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(text.data() + i));
-    const __m128i folded = _mm_or_si128(v, _mm_set1_epi8(0x20));  // 'A'..'Z' -> 'a'..'z'
-    const __m128i digit = in_range(v, '0', '9');
-    __m128i m = _mm_setzero_si128();
-    if (flags & kClassBase64) {
-      m = _mm_or_si128(m, _mm_or_si128(in_range(folded, 'a', 'z'), digit));
-      m = _mm_or_si128(m, _mm_or_si128(_mm_or_si128(eq(v, '+'), eq(v, '/')),
-                                       _mm_or_si128(eq(v, '-'), eq(v, '_'))));
+  for (; i + 64 <= n; i += 64) {
+    uint64_t base64_mask = 0;
+    uint64_t hex_mask = 0;
+    for (size_t k = 0; k < 64; k += 16) {
+      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(text.data() + i + k));
+      const __m128i folded = _mm_or_si128(v, _mm_set1_epi8(0x20));  // 'A'..'Z' -> 'a'..'z'
+      const __m128i digit = in_range(v, '0', '9');
+      const __m128i dash = eq(v, '-');
+      const __m128i b = _mm_or_si128(
+          _mm_or_si128(in_range(folded, 'a', 'z'), digit),
+          _mm_or_si128(_mm_or_si128(eq(v, '+'), eq(v, '/')), _mm_or_si128(dash, eq(v, '_'))));
+      const __m128i h = _mm_or_si128(
+          _mm_or_si128(in_range(folded, 'a', 'f'), digit),
+          _mm_or_si128(_mm_or_si128(eq(v, ' '), eq(v, ':')), _mm_or_si128(eq(v, ','), dash)));
+      base64_mask |= uint64_t{static_cast<uint32_t>(_mm_movemask_epi8(b))} << k;
+      hex_mask |= uint64_t{static_cast<uint32_t>(_mm_movemask_epi8(h))} << k;
     }
-    if (flags & kClassHex) m = _mm_or_si128(m, _mm_or_si128(in_range(folded, 'a', 'f'), digit));
-    if (flags & kClassHexSep) {
-      m = _mm_or_si128(m, _mm_or_si128(_mm_or_si128(eq(v, ' '), eq(v, ':')),
-                                       _mm_or_si128(eq(v, ','), eq(v, '-'))));
-    }
-    const uint64_t mask = static_cast<uint32_t>(_mm_movemask_epi8(m));
-    bits[i / 64] |= mask << (i % 64);
+    base64[i / 64] = base64_mask;
+    hex[i / 64] = hex_mask;
   }
 #endif
   for (; i < n; ++i) {
-    if (kCharClass[At(text, i)] & flags) bits[i / 64] |= uint64_t{1} << (i % 64);
+    const uint8_t c = kCharClass[At(text, i)];
+    if (c & kClassBase64) base64[i / 64] |= uint64_t{1} << (i % 64);
+    if (c & (kClassHex | kClassHexSep)) hex[i / 64] |= uint64_t{1} << (i % 64);
   }
 }
 
@@ -525,16 +619,15 @@ void Keep(Encoding enc, size_t begin, size_t end, std::string& decoded, Budget& 
   decoded.clear();
 }
 
-void FindBase64(std::string_view text, uint32_t min_chars, Budget& budget,
-                std::vector<DecodedRun>& out) {
+// `starts` holds the base64 mask of ClassBits and is overwritten.
+void FindBase64(std::string_view text, uint32_t min_chars, std::vector<uint64_t>& starts,
+                Budget& budget, std::vector<DecodedRun>& out) {
   const size_t n = text.size();
   if (n < min_chars) return;
   std::string decoded;
   // Only maximal runs of at least min_chars alphabet bytes are candidates; `starts` marks
   // where min_chars alphabet bytes follow. Invariant: i == 0 or text[i - 1] is not in the
   // alphabet, so the next mark at or after i is the start of a maximal run.
-  std::vector<uint64_t> starts;
-  ClassBits(text, kClassBase64, starts);
   KeepRunStarts(starts, min_chars);
   size_t i = 0;
   while (i < n && !budget.Full()) {
@@ -616,16 +709,15 @@ void FindHexTokens(std::string_view text, size_t from, size_t to, uint32_t min_d
   }
 }
 
-void FindHex(std::string_view text, uint32_t min_digits, Budget& budget,
-             std::vector<DecodedRun>& out) {
+// `starts` holds the hex mask of ClassBits and is overwritten.
+void FindHex(std::string_view text, uint32_t min_digits, std::vector<uint64_t>& starts,
+             Budget& budget, std::vector<DecodedRun>& out) {
   const size_t n = text.size();
   if (n < min_digits) return;
   std::string decoded;
   // A run of min_digits digits, separated or not, lies in a stretch of at least min_digits
   // bytes that are all digits or separators; `starts` marks where such a stretch can begin.
   // text[i - 1] is never in the class, so the next mark is the start of a whole stretch.
-  std::vector<uint64_t> starts;
-  ClassBits(text, kClassHex | kClassHexSep, starts);
   KeepRunStarts(starts, min_digits);
   auto in_class = [&](size_t k) { return (kCharClass[At(text, k)] & (kClassHex | kClassHexSep)); };
   size_t i = 0;
@@ -741,12 +833,13 @@ void FindEncodedRuns(std::string_view text, const DecodeLimits& limits,
     }
   }
   {
-    Budget b = budget();
-    FindBase64(text, min_base64, b, found);
-  }
-  {
-    Budget b = budget();
-    FindHex(text, min_hex, b, found);
+    std::vector<uint64_t> base64_bits;
+    std::vector<uint64_t> hex_bits;
+    ClassBits(text, base64_bits, hex_bits);
+    Budget b64 = budget();
+    FindBase64(text, min_base64, base64_bits, b64, found);
+    Budget hex = budget();
+    FindHex(text, min_hex, hex_bits, hex, found);
   }
   {
     Budget b = budget();
@@ -843,5 +936,37 @@ bool LooksLikeText(std::string_view s) {
   // 85% printable: integer form of good / total >= 0.85.
   return good * 100 >= total * 85;
 }
+
+namespace internal {
+
+EnglishWordCount CountEnglishWords(std::string_view text, bool rotated) {
+  WordBounds bounds;
+  FindWordBounds(text, bounds);
+  return rampart::text::CountEnglishWords(text, bounds, rotated ? kRotLetterIndex : kLetterIndex);
+}
+
+EnglishWordCount CountEnglishWordsSlowly(std::string_view text, bool rotated) {
+  const std::array<uint8_t, 256>& index = rotated ? kRotLetterIndex : kLetterIndex;
+  text = text.substr(0, std::min(text.size(), kRot13Window));
+  EnglishWordCount count;
+  size_t i = 0;
+  while (i < text.size()) {
+    if (index[At(text, i)] == 0) {
+      ++i;
+      continue;
+    }
+    std::string word;
+    for (; i < text.size() && index[At(text, i)] != 0; ++i) {
+      word.push_back(static_cast<char>('a' + index[At(text, i)] - 1));
+    }
+    if (word.size() > kMaxPackedWord) continue;
+    ++count.words;
+    count.hits += std::find(std::begin(kEnglishWords), std::end(kEnglishWords), word) !=
+                  std::end(kEnglishWords);
+  }
+  return count;
+}
+
+}  // namespace internal
 
 }  // namespace rampart::text

@@ -61,4 +61,19 @@ void Rot13(std::string_view in, std::string& out);
 // white space.
 bool LooksLikeText(std::string_view s);
 
+namespace internal {
+
+// The statistics behind the rot13 decision, exposed for tests and fuzzing: the words in the
+// first 16 KiB of `text` (runs of ASCII letters, at most 12 long) and how many of them are
+// common English words once each letter is rotated by 13 (`rotated`) or as written.
+struct EnglishWordCount {
+  uint32_t words = 0;
+  uint32_t hits = 0;
+};
+EnglishWordCount CountEnglishWords(std::string_view text, bool rotated);
+// The same by the plain byte-at-a-time definition, which the fast one is checked against.
+EnglishWordCount CountEnglishWordsSlowly(std::string_view text, bool rotated);
+
+}  // namespace internal
+
 }  // namespace rampart::text

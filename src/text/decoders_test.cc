@@ -368,6 +368,65 @@ TEST(FindEncodedRuns, CutsRot13AtCharacterBoundaryWithinBudget) {
   EXPECT_EQ(runs[0].decoded, plain.substr(0, plain.size() - 2));
 }
 
+TEST(EnglishWordCount, CountsKnownWords) {
+  // "gur" and "naq" are "the" and "and" rotated; "instructions" is the longest listed word;
+  // "abcdefghijklm" (13 letters) is too long to be a word; "a" is a word but never listed.
+  const auto plain = internal::CountEnglishWords("The cat and a dog: instructions!", false);
+  EXPECT_EQ(plain.words, 6u);
+  EXPECT_EQ(plain.hits, 3u);
+  const auto rotated = internal::CountEnglishWords("gur naq GUR abcdefghijklm x", true);
+  EXPECT_EQ(rotated.words, 4u);
+  EXPECT_EQ(rotated.hits, 3u);
+}
+
+TEST(EnglishWordCount, FastCountMatchesThePlainDefinition) {
+  // Words from the list and near misses, glued by separators, letters of both cases and
+  // bytes around the letter ranges ('@', '[', '`', '{', high bytes), at lengths that put
+  // words across every 64-byte mask boundary and across the 16 KiB window's end.
+  const char* pieces[] = {"the",
+                          "gur",
+                          "AND",
+                          "naq",
+                          "Instructions",
+                          "vafgehpgvbaf",
+                          "xx",
+                          "a",
+                          "abcdefghijklm",
+                          "tHe",
+                          "@",
+                          "[",
+                          "`",
+                          "{",
+                          " ",
+                          "  ",
+                          "\xc3\xa9",
+                          "\n",
+                          ",",
+                          "0"};
+  uint64_t state = 42;
+  auto next = [&state] {
+    state = state * 6364136223846793005ull + 1442695040888963407ull;
+    return static_cast<uint32_t>(state >> 33);
+  };
+  for (size_t size : {0, 1, 2, 3, 63, 64, 65, 127, 128, 129, 1000, 16 * 1024 - 5, 16 * 1024,
+                      16 * 1024 + 7, 20000}) {
+    for (int round = 0; round < 20; ++round) {
+      std::string text;
+      while (text.size() < size) {
+        text += pieces[next() % std::size(pieces)];
+        if (next() % 3 == 0) text += static_cast<char>(next() % 256);
+      }
+      text.resize(size);
+      for (bool rotated : {false, true}) {
+        const auto fast = internal::CountEnglishWords(text, rotated);
+        const auto slow = internal::CountEnglishWordsSlowly(text, rotated);
+        ASSERT_EQ(fast.words, slow.words) << "size " << size << " round " << round;
+        ASSERT_EQ(fast.hits, slow.hits) << "size " << size << " round " << round;
+      }
+    }
+  }
+}
+
 // ------------------------------------------------------------------- nesting, limits, order
 
 TEST(FindEncodedRuns, ExposesNestedEncodingLayerByLayer) {
