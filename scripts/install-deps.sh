@@ -12,7 +12,7 @@ packages=(
   libhyperscan-dev libicu-dev libssl-dev libsqlite3-dev
   libboost1.81-dev libboost-json1.81-dev
   libyaml-cpp-dev libabsl-dev libcli11-dev libfmt-dev libspdlog-dev
-  zlib1g-dev libarchive-dev libvalijson-dev libhiredis-dev
+  zlib1g-dev libarchive-dev libvalijson-dev libhiredis-dev libjemalloc-dev
   # the shared state store (stores.state: redis) and its tests run a real Redis
   redis-server
   # tests and benchmarks
