@@ -575,11 +575,14 @@ void KeepRunStarts(std::vector<uint64_t>& bits, size_t len) {
   for (size_t have = 1; have < len;) {
     const size_t k = std::min(have, len - have);  // bits &= bits >> k, across words
     const size_t q = k / 64, r = k % 64;
+    uint64_t any = 0;
     for (size_t w = 0; w < words; ++w) {
       const uint64_t lo = w + q < words ? bits[w + q] : 0;
       const uint64_t hi = w + q + 1 < words ? bits[w + q + 1] : 0;
       bits[w] &= r == 0 ? lo : (lo >> r) | (hi << (64 - r));
+      any |= bits[w];
     }
+    if (any == 0) return;  // Prose: no run left long enough, so none can grow.
     have += k;
   }
 }
