@@ -461,50 +461,30 @@ void FindWordBounds(std::string_view text, WordBounds& b) {
   }
 }
 
-// Visits the set bits of a mask in order.
-class BitCursor {
- public:
-  BitCursor(const uint64_t* words, size_t size) : words_(words), size_(size), bits_(words[0]) {}
-  // The next set bit; REQUIRES: one is left.
-  size_t Next() {
-    while (bits_ == 0) bits_ = words_[++word_];
-    const size_t at = word_ * 64 + static_cast<size_t>(__builtin_ctzll(bits_));
-    bits_ &= bits_ - 1;
-    return at;
-  }
-  bool Done() {
-    while (bits_ == 0) {
-      if (word_ + 1 >= size_) return true;
-      bits_ = words_[++word_];
-    }
-    return false;
-  }
-
- private:
-  const uint64_t* words_;
-  size_t size_;
-  size_t word_ = 0;
-  uint64_t bits_;
-};
-
 // Counts the words of `text` (runs of letters, either case, of at most kMaxPackedWord) and
 // how many of them are in the English word set after mapping each letter through `index`.
 EnglishWordCount CountEnglishWords(std::string_view text, const WordBounds& b,
                                    const std::array<uint8_t, 256>& index) {
   EnglishWordCount count;
-  BitCursor starts(b.starts.data(), b.size);
-  BitCursor ends(b.ends.data(), b.size);
-  while (!starts.Done()) {
-    const size_t begin = starts.Next();
-    const size_t end = ends.Next();
-    const size_t len = end - begin;
-    if (len > kMaxPackedWord) continue;
-    ++count.words;
-    if (len < kMinEnglishWord) continue;
-    if (!(kOpeningPairs[index[At(text, begin)]] >> index[At(text, begin + 1)] & 1)) continue;
-    uint64_t packed = 0;
-    for (size_t k = begin; k < end; ++k) packed = packed * 27 + index[At(text, k)];
-    count.hits += IsEnglishWord(packed);
+  // Word starts in order, each paired with the next end: the k-th end closes the k-th word,
+  // and every word has its end within the masks.
+  size_t end_word = 0;
+  uint64_t end_bits = b.ends[0];
+  for (size_t w = 0; w < b.size; ++w) {
+    for (uint64_t start_bits = b.starts[w]; start_bits != 0; start_bits &= start_bits - 1) {
+      const size_t begin = w * 64 + static_cast<size_t>(__builtin_ctzll(start_bits));
+      while (end_bits == 0) end_bits = b.ends[++end_word];
+      const size_t end = end_word * 64 + static_cast<size_t>(__builtin_ctzll(end_bits));
+      end_bits &= end_bits - 1;
+      const size_t len = end - begin;
+      if (len > kMaxPackedWord) continue;
+      ++count.words;
+      if (len < kMinEnglishWord) continue;
+      if (!(kOpeningPairs[index[At(text, begin)]] >> index[At(text, begin + 1)] & 1)) continue;
+      uint64_t packed = 0;
+      for (size_t k = begin; k < end; ++k) packed = packed * 27 + index[At(text, k)];
+      count.hits += IsEnglishWord(packed);
+    }
   }
   return count;
 }
@@ -572,15 +552,26 @@ void ClassBits(std::string_view text, std::vector<uint64_t>& base64, std::vector
 // from which `len` class bytes follow. REQUIRES: len >= 1.
 void KeepRunStarts(std::vector<uint64_t>& bits, size_t len) {
   const size_t words = bits.size();
+  uint64_t* w = bits.data();
   for (size_t have = 1; have < len;) {
     const size_t k = std::min(have, len - have);  // bits &= bits >> k, across words
     const size_t q = k / 64, r = k % 64;
     uint64_t any = 0;
-    for (size_t w = 0; w < words; ++w) {
-      const uint64_t lo = w + q < words ? bits[w + q] : 0;
-      const uint64_t hi = w + q + 1 < words ? bits[w + q + 1] : 0;
-      bits[w] &= r == 0 ? lo : (lo >> r) | (hi << (64 - r));
-      any |= bits[w];
+    if (q == 0) {
+      // The common case (runs shorter than 65): each word takes its top from the next one.
+      for (size_t i = 0; i + 1 < words; ++i) {
+        w[i] &= (w[i] >> r) | (w[i + 1] << (64 - r));
+        any |= w[i];
+      }
+      w[words - 1] &= w[words - 1] >> r;
+      any |= w[words - 1];
+    } else {
+      for (size_t i = 0; i < words; ++i) {
+        const uint64_t lo = i + q < words ? w[i + q] : 0;
+        const uint64_t hi = i + q + 1 < words ? w[i + q + 1] : 0;
+        w[i] &= r == 0 ? lo : (lo >> r) | (hi << (64 - r));
+        any |= w[i];
+      }
     }
     if (any == 0) return;  // Prose: no run left long enough, so none can grow.
     have += k;
