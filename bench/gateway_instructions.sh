@@ -11,6 +11,9 @@
 #   bench/gateway_instructions.sh [off|on]...   # default: off on
 #
 # off/on are the configs of bench/gateway_bench.sh (bench/gateway/pipeline_{off,on}.yaml).
+# BENCH_BODY picks another 1,024-byte body, e.g. bench/gateway/chat_1k_short_prompt.json (the
+# same size, but a 9-byte user message after a long system prompt, which the scan stages
+# skip): the default pipeline's cost per request without the per-byte cost of scanning.
 # Starting the default pipeline under valgrind takes minutes (the scanners load); the timed
 # run is 5 s. Writes callgrind files under $OUT_DIR [a temporary directory, kept] for
 # callgrind_annotate. Only 127.0.0.1 is used; everything started is stopped on exit.
@@ -20,7 +23,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 RAMPART=${RAMPART:-build/rampart}
 export RAMPART_CACHE_DIR=${RAMPART_CACHE_DIR:-$ROOT/build/rule-cache}
-export BENCH_BODY=$ROOT/bench/gateway/chat_1k.json
+export BENCH_BODY=${BENCH_BODY:-$ROOT/bench/gateway/chat_1k.json}
 LUA=bench/gateway/chat_1k.lua
 OUT_DIR=${OUT_DIR:-$(mktemp -d /tmp/rampart-gateway-instructions.XXXXXX)}
 targets=("$@")
