@@ -52,22 +52,13 @@ BODY=bench/gateway/chat_1k.json
 LUA=bench/gateway/chat_1k.lua
 export BENCH_BODY=$ROOT/$BODY
 
-die() { echo "gateway_bench: $*" >&2; exit 1; }
+# shellcheck source=bench/gateway/lib.sh
+source bench/gateway/lib.sh
+bench_setup gateway_bench
 for tool in wrk nginx python3 taskset; do
   command -v "$tool" >/dev/null || die "$tool not found (scripts/install-deps.sh --bench installs nginx and wrk)"
 done
 [[ -x $RAMPART ]] || die "$RAMPART not built (cmake --preset release && cmake --build build)"
-
-TMP=$(mktemp -d /tmp/rampart-gateway-bench.XXXXXX)
-PIDS=()
-cleanup() {
-  local pid
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
 # Pinning prefixes. taskset execs the command, so $! of "${ON_SERVER[@]}" cmd & is cmd's pid.
 ON_SERVER=()

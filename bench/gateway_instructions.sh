@@ -29,39 +29,17 @@ OUT_DIR=${OUT_DIR:-$(mktemp -d /tmp/rampart-gateway-instructions.XXXXXX)}
 targets=("$@")
 ((${#targets[@]})) || targets=(off on)
 
-die() { echo "gateway_instructions: $*" >&2; exit 1; }
+# shellcheck source=bench/gateway/lib.sh
+source bench/gateway/lib.sh
+bench_setup gateway_instructions
 for tool in valgrind callgrind_control wrk; do
   command -v "$tool" >/dev/null || die "$tool not found (scripts/install-deps.sh --bench)"
 done
 [[ -x $RAMPART ]] || die "$RAMPART not built (cmake --preset release && cmake --build build)"
 
-TMP=$(mktemp -d /tmp/rampart-gateway-instructions-run.XXXXXX)
-PIDS=()
-cleanup() {
-  local pid
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-wait_port() {  # wait_port FILE PID SECONDS -> the port from "listening on port N"
-  local file=$1 pid=$2 secs=$3 i
-  for ((i = 0; i < secs * 5; i++)); do
-    if grep -q 'listening on port' "$file" 2>/dev/null; then
-      awk '/listening on port/ {print $NF; exit}' "$file"
-      return 0
-    fi
-    kill -0 "$pid" 2>/dev/null || { cat "$file" >&2; die "process $pid exited early"; }
-    sleep 0.2
-  done
-  die "timed out waiting for $file"
-}
-
 "$RAMPART" mock-upstream --port 0 >"$TMP/mock.out" 2>&1 &
 PIDS+=($!)
-MOCK_PORT=$(wait_port "$TMP/mock.out" "$!" 10)
+MOCK_PORT=$(wait_for_line "$TMP/mock.out" 'listening on port' "$!" 10 | awk '{print $NF}')
 
 echo "== gateway instructions per request, rampart $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
 for t in "${targets[@]}"; do
@@ -72,7 +50,7 @@ for t in "${targets[@]}"; do
       "$RAMPART" serve --config "$TMP/$t.yaml" --no-access-log >"$TMP/$t.out" 2>"$TMP/$t.err" &
   pid=$!
   PIDS+=("$pid")
-  port=$(wait_port "$TMP/$t.out" "$pid" 900)
+  port=$(wait_for_line "$TMP/$t.out" 'listening on port' "$pid" 900 | awk '{print $NF}')
   url="http://127.0.0.1:$port/v1/chat/completions"
   wrk -t1 -c8 -d3s -s "$LUA" "$url" >/dev/null
   callgrind_control -z "$pid" >/dev/null 2>&1

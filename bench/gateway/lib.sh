@@ -1,0 +1,35 @@
+# Shared by bench/gateway_bench.sh and bench/gateway_instructions.sh; sourced, not run.
+#
+#   bench_setup NAME   # die() prefix; $TMP, a scratch directory; $PIDS, the processes to stop
+#   die MESSAGE...     # prints "NAME: MESSAGE" to stderr and exits 1
+#   wait_for_line FILE REGEX PID SECONDS   # prints the first line of FILE matching REGEX
+#
+# Everything whose pid is appended to PIDS is killed and reaped on exit, and $TMP removed;
+# INT and TERM exit with 130 through the same path.
+
+bench_setup() {
+  BENCH_NAME=$1
+  TMP=$(mktemp -d "/tmp/rampart-$BENCH_NAME.XXXXXX")
+  PIDS=()
+  trap bench_cleanup EXIT
+  trap 'exit 130' INT TERM
+}
+
+bench_cleanup() {
+  local pid
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  rm -rf "$TMP"
+}
+
+die() { echo "${BENCH_NAME:-bench}: $*" >&2; exit 1; }
+
+wait_for_line() {
+  local file=$1 re=$2 pid=$3 secs=$4 i
+  for ((i = 0; i < secs * 10; i++)); do
+    if grep -m1 -E "$re" "$file" 2>/dev/null; then return 0; fi
+    kill -0 "$pid" 2>/dev/null || { cat "$file" >&2; die "process $pid exited early"; }
+    sleep 0.1
+  done
+  die "timed out waiting for /$re/ in $file"
+}
