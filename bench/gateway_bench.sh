@@ -72,16 +72,6 @@ free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
-wait_for_line() {  # wait_for_line FILE REGEX PID SECONDS -> prints the first matching line
-  local file=$1 re=$2 pid=$3 secs=$4 i
-  for ((i = 0; i < secs * 10; i++)); do
-    if grep -m1 -E "$re" "$file" 2>/dev/null; then return 0; fi
-    kill -0 "$pid" 2>/dev/null || { cat "$file" >&2; die "process $pid exited early"; }
-    sleep 0.1
-  done
-  die "timed out waiting for /$re/ in $file"
-}
-
 wait_for_port() {
   local port=$1 i
   for ((i = 0; i < 100; i++)); do
