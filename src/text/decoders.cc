@@ -826,7 +826,7 @@ void FindEncodedRuns(std::string_view text, const DecodeLimits& limits,
       if (LooksLikeText(decoded)) Keep(Encoding::kRot13, 0, text.size(), decoded, b, found);
     }
   }
-  {
+  if (text.size() >= std::min(min_base64, min_hex)) {  // Shorter texts hold neither run.
     std::vector<uint64_t> base64_bits;
     std::vector<uint64_t> hex_bits;
     ClassBits(text, base64_bits, hex_bits);
