@@ -87,9 +87,15 @@ Decision Pipeline::Run::OnResponseToolCalls(Exchange& ex) {
 Decision Pipeline::Run::RunPhase(Exchange& ex, Phase phase, std::string* text, bool last,
                                  boost::json::object* message) {
   static constexpr const char* kPhaseNames[] = {"request", "response", "stream", "tool_calls"};
+  static constexpr uint8_t kPhaseBits[] = {Stage::kPhaseRequest, Stage::kPhaseResponse,
+                                           Stage::kPhaseStream, Stage::kPhaseToolCalls};
+  const uint8_t bit = kPhaseBits[static_cast<int>(phase)];
   for (size_t i = 0; i < stages_.size(); ++i) {
-    const Entry& e = pipeline_.entries_[i];
     Stage& stage = *stages_[i];
+    // A stage with nothing to do in this phase is not run, timed or recorded there: its
+    // latency histogram and the audit record show only the work it does.
+    if ((stage.phases() & bit) == 0) continue;
+    const Entry& e = pipeline_.entries_[i];
     auto t0 = std::chrono::steady_clock::now();
     absl::StatusOr<Decision> d;
     if (e.shadow) {

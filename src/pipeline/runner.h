@@ -11,9 +11,10 @@
 // Verdicts merge to the strongest action (allow < redact < review < block), recorded in
 // Exchange::record with the reason of the stage that decided it.
 //
+// A stage runs only in the phases it takes part in (Stage::phases(): the hooks it overrides).
 // Counters, per route and stage: rampart_stage_runs_total, rampart_stage_blocks_total,
 // rampart_stage_shadow_blocks_total, rampart_stage_errors_total, and the histogram
-// rampart_stage_latency_seconds.
+// rampart_stage_latency_seconds (one sample per phase the stage ran in).
 //
 // Thread safety: a Pipeline is immutable and shared; a Run belongs to one exchange.
 #pragma once

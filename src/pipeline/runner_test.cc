@@ -50,21 +50,57 @@ class CueFactory : public StageFactory {
   std::string cue_;
 };
 
+// The same stage made with MakeStage: it takes part only in the phases it has hooks for
+// (request and stream).
+class PhasedCueFactory : public StageFactory {
+ public:
+  explicit PhasedCueFactory(std::string cue) : cue_(std::move(cue)) {}
+  std::unique_ptr<Stage> Create() const override { return MakeStage<CueStage>(cue_); }
+
+ private:
+  std::string cue_;
+};
+
 absl::StatusOr<std::unique_ptr<StageFactory>> BuildCue(const StageBuildContext&,
                                                        const config::StageConfig& sc) {
   return std::make_unique<CueFactory>(std::string(sc.config.at("do").as_string()));
 }
 
-const StageRegistration kRegistry[] = {{"cue", &BuildCue}};
+absl::StatusOr<std::unique_ptr<StageFactory>> BuildPhasedCue(const StageBuildContext&,
+                                                             const config::StageConfig& sc) {
+  return std::make_unique<PhasedCueFactory>(std::string(sc.config.at("do").as_string()));
+}
+
+const StageRegistration kRegistry[] = {{"cue", &BuildCue}, {"phased_cue", &BuildPhasedCue}};
+
+// Phases are the hooks a type overrides, its own or a base's (other than Stage's).
+class NoHooks : public Stage {};
+class ResponseOnly : public Stage {
+ public:
+  absl::StatusOr<Decision> OnResponse(Exchange&) override { return Decision::Continue(); }
+};
+class CueWithToolCalls : public CueStage {
+ public:
+  using CueStage::CueStage;
+  absl::StatusOr<Decision> OnToolCalls(Exchange&, boost::json::object&) override {
+    return Decision::Continue();
+  }
+};
+static_assert(StagePhasesOf<NoHooks>() == 0);
+static_assert(StagePhasesOf<ResponseOnly>() == Stage::kPhaseResponse);
+static_assert(StagePhasesOf<CueStage>() == (Stage::kPhaseRequest | Stage::kPhaseStream));
+static_assert(StagePhasesOf<CueWithToolCalls>() ==
+              (Stage::kPhaseRequest | Stage::kPhaseStream | Stage::kPhaseToolCalls));
 
 struct Fixture {
   config::RouteConfig route;
   Metrics metrics;
   std::unique_ptr<Pipeline> pipeline;
 
-  void Add(const char* cue, config::StageMode mode, config::OnError on_error) {
+  void Add(const char* cue, config::StageMode mode, config::OnError on_error,
+           const char* type = "cue") {
     config::StageConfig sc;
-    sc.type = "cue";
+    sc.type = type;
     sc.mode = mode;
     sc.on_error = on_error;
     sc.config = boost::json::object{{"do", cue}};
@@ -80,7 +116,14 @@ struct Fixture {
     ASSERT_TRUE(p.ok()) << p.status();
     pipeline = std::move(*p);
   }
-  uint64_t Count(const char* name) { return metrics.Value(name, "route=\"r\",stage=\"cue\""); }
+  uint64_t Count(const char* name, const char* stage = "cue") {
+    return metrics.Value(name, std::string("route=\"r\",stage=\"") + stage + "\"");
+  }
+  uint64_t LatencySamples(const char* stage) {
+    return metrics
+        .Hist("rampart_stage_latency_seconds", std::string("route=\"r\",stage=\"") + stage + "\"")
+        ->count();
+  }
 };
 
 Exchange NewExchange() {
@@ -176,6 +219,37 @@ TEST(RunnerTest, StreamTextHeldBackUntilLast) {
   std::string tail;
   run->OnResponseText(ex, tail, true);
   EXPECT_EQ(tail, "ABCDEF");
+}
+
+TEST(RunnerTest, StageRunsOnlyInItsPhases) {
+  // Both stages block in the request phase, but only in shadow mode, so the exchange goes on
+  // through every phase. The one made with make_unique runs (and is timed and recorded) in
+  // all of them; the one made with MakeStage only where it has a hook.
+  Fixture f;
+  f.Add("block", config::StageMode::kShadow, config::OnError::kBlock);
+  f.Add("block", config::StageMode::kShadow, config::OnError::kBlock, "phased_cue");
+  f.Build();
+  EXPECT_EQ(std::make_unique<CueStage>("block")->phases(), Stage::kAllPhases);
+  EXPECT_EQ(MakeStage<CueStage>("block")->phases(), Stage::kPhaseRequest | Stage::kPhaseStream);
+  Exchange ex = NewExchange();
+  auto run = f.pipeline->Start();
+  EXPECT_FALSE(run->OnRequest(ex).blocked());
+  ex.response = boost::json::object{{"text", "answer"}};
+  EXPECT_FALSE(run->OnResponse(ex).blocked());
+  boost::json::object message{{"role", "assistant"}};
+  EXPECT_FALSE(run->OnToolCalls(ex, message).blocked());
+  std::string text = "streamed";
+  EXPECT_FALSE(run->OnResponseText(ex, text, true).blocked());
+
+  EXPECT_EQ(f.LatencySamples("cue"), 4u);
+  EXPECT_EQ(f.Count("rampart_stage_runs_total", "cue"), 3u);  // stream pieces are not counted
+  EXPECT_EQ(f.LatencySamples("phased_cue"), 2u);              // request and stream
+  EXPECT_EQ(f.Count("rampart_stage_runs_total", "phased_cue"), 1u);
+  std::vector<std::string> rows;
+  for (const auto& r : ex.record.stages) rows.push_back(r.stage + "." + r.phase);
+  EXPECT_EQ(rows, (std::vector<std::string>{"cue.request", "phased_cue.request", "cue.response",
+                                            "cue.tool_calls"}));
+  EXPECT_EQ(f.Count("rampart_stage_shadow_blocks_total", "phased_cue"), 1u);
 }
 
 TEST(RunnerTest, UnknownStageTypeNamesThePath) {

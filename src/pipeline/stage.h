@@ -16,6 +16,8 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <type_traits>
+#include <utility>
 
 #include "absl/status/statusor.h"
 #include "config/config.h"
@@ -94,7 +96,57 @@ class Stage {
   // edits, so they reach the upstream, while the stage's blocks and response edits are still
   // only recorded. Default: false (a shadow stage's request edits are discarded).
   virtual bool KeepsRequestEditsInShadow() const { return false; }
+
+  // The phases (kPhase* bits) this stage takes part in; the runner calls, times and records
+  // a stage only in those. MakeStage<T> sets them from the hooks T overrides; a stage made
+  // any other way takes part in every phase.
+  uint8_t phases() const { return phases_; }
+
+  static constexpr uint8_t kPhaseRequest = 1;
+  static constexpr uint8_t kPhaseResponse = 2;
+  static constexpr uint8_t kPhaseStream = 4;
+  static constexpr uint8_t kPhaseToolCalls = 8;
+  static constexpr uint8_t kAllPhases = 15;
+
+ private:
+  template <class T, class... Args>
+  friend std::unique_ptr<Stage> MakeStage(Args&&... args);
+  uint8_t phases_ = kAllPhases;
 };
+
+// The phases a stage type takes part in: those whose hook it (or a base other than Stage)
+// overrides. Found by the compiler from the hooks' member-pointer types, never declared by
+// hand, so a hook cannot be left out by mistake: a hook T does not override is Stage's own
+// and does nothing.
+template <class T>
+constexpr uint8_t StagePhasesOf() {
+  static_assert(std::is_base_of_v<Stage, T>);
+  using Result = absl::StatusOr<Decision>;
+  uint8_t p = 0;
+  if constexpr (!std::is_same_v<decltype(&T::OnRequest), Result (Stage::*)(Exchange&)>) {
+    p |= Stage::kPhaseRequest;
+  }
+  if constexpr (!std::is_same_v<decltype(&T::OnResponse), Result (Stage::*)(Exchange&)>) {
+    p |= Stage::kPhaseResponse;
+  }
+  if constexpr (!std::is_same_v<decltype(&T::OnResponseText),
+                                Result (Stage::*)(Exchange&, std::string&, bool)>) {
+    p |= Stage::kPhaseStream;
+  }
+  if constexpr (!std::is_same_v<decltype(&T::OnToolCalls),
+                                Result (Stage::*)(Exchange&, boost::json::object&)>) {
+    p |= Stage::kPhaseToolCalls;
+  }
+  return p;
+}
+
+// Makes a T for StageFactory::Create, knowing the phases it takes part in.
+template <class T, class... Args>
+std::unique_ptr<Stage> MakeStage(Args&&... args) {
+  auto s = std::make_unique<T>(std::forward<Args>(args)...);
+  s->phases_ = StagePhasesOf<T>();
+  return s;
+}
 
 class StageFactory {
  public:

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
+#include <map>
 
 #include "common/crypto.h"
 #include "config/config.h"
@@ -28,8 +29,8 @@ struct Harness {
   state::InProcessStore store;
   std::unique_ptr<pipeline::Pipeline> pipeline;
 
-  absl::Status Build(const std::string& stages_yaml) {
-    std::string yaml = StrCatYaml(stages_yaml);
+  absl::Status Build(const std::string& stages_yaml, bool external_upstream = false) {
+    std::string yaml = StrCatYaml(stages_yaml, external_upstream);
     auto c = config::ParseConfig(yaml, "t");
     if (!c.ok()) return c.status();
     config = *c;
@@ -47,8 +48,10 @@ struct Harness {
     pipeline = std::move(*p);
     return absl::OkStatus();
   }
-  static std::string StrCatYaml(const std::string& stages) {
-    return "upstreams: [{name: u, url: 'http://127.0.0.1:1'}]\n"
+  static std::string StrCatYaml(const std::string& stages, bool external_upstream) {
+    return std::string("upstreams: [{name: u, url: 'http://127.0.0.1:1'") +
+           (external_upstream ? ", external: true" : "") +
+           "}]\n"
            "principals:\n"
            "  - {name: alice, key_sha256: [" +
            ToHex(Sha256("key-alice")) +
@@ -228,6 +231,74 @@ TEST(OutputScanStageTest, BadWindowNamesField) {
   auto st = h.Build("      - {type: output_scan, config: {stream_window: 1}}\n");
   EXPECT_EQ(std::string(st.message()),
             "routes[0].stages[0].config.stream_window: must be in [16,65536], got 1");
+}
+
+// Each stage type takes part only in the phases it has hooks for (pipeline::MakeStage), and
+// the default pipeline's exchange shows each stage once, where it works.
+TEST(StagePhasesTest, EveryRegisteredTypeKnowsItsPhases) {
+  using S = pipeline::Stage;
+  const std::map<std::string_view, std::pair<std::string, uint8_t>> expected = {
+      {"auth", {"{type: auth}", S::kPhaseRequest}},
+      {"rate_limit", {"{type: rate_limit}", S::kPhaseRequest}},
+      {"schema", {"{type: schema, config: {schema: {type: object}}}", S::kPhaseRequest}},
+      {"input_scan", {"{type: input_scan}", S::kPhaseRequest}},
+      {"output_scan", {"{type: output_scan}", S::kPhaseResponse | S::kPhaseStream}},
+      {"role_isolation", {"{type: role_isolation}", S::kPhaseRequest}},
+      {"spotlight", {"{type: spotlight, config: {untrusted: [tool]}}", S::kPhaseRequest}},
+      {"exfil_links", {"{type: exfil_links}", S::kPhaseResponse | S::kPhaseStream}},
+      {"data_exposure", {"{type: data_exposure}", S::kPhaseRequest}},
+      {"tool_policy",
+       {"{type: tool_policy, config: {tools: {search: {}}}}",
+        S::kPhaseRequest | S::kPhaseToolCalls}},
+      {"canary", {"{type: canary}", S::kPhaseRequest | S::kPhaseResponse | S::kPhaseStream}},
+      {"prompt_leak", {"{type: prompt_leak}", S::kPhaseResponse | S::kPhaseStream}},
+  };
+  ASSERT_EQ(Registry().size(), expected.size());
+  for (const auto& reg : Registry()) {
+    SCOPED_TRACE(std::string(reg.type));
+    auto it = expected.find(reg.type);
+    ASSERT_NE(it, expected.end());
+    Harness h;
+    auto built = h.Build("      - " + it->second.first + "\n", reg.type == "data_exposure");
+    ASSERT_TRUE(built.ok()) << built;
+    pipeline::StageBuildContext ctx;
+    ctx.config = h.config.get();
+    ctx.route = &h.config->routes[0];
+    ctx.metrics = &h.metrics;
+    ctx.state = &h.store;
+    ctx.scanner =
+        [](const std::string&) -> absl::StatusOr<std::shared_ptr<const detectors::Scanner>> {
+      return SharedScanner();
+    };
+    auto factory = reg.build(ctx, h.config->routes[0].stages[0]);
+    ASSERT_TRUE(factory.ok()) << factory.status();
+    EXPECT_EQ((*factory)->Create()->phases(), it->second.second);
+  }
+}
+
+TEST(StagePhasesTest, DefaultPipelineRecordsEachStageWhereItWorks) {
+  Harness h;
+  ASSERT_TRUE(h.Build("      - {type: auth}\n"
+                      "      - {type: rate_limit}\n"
+                      "      - {type: input_scan}\n"
+                      "      - {type: output_scan}\n")
+                  .ok());
+  auto ex = h.Request(kChat);
+  auto run = h.pipeline->Start();
+  ASSERT_FALSE(run->OnRequest(ex).blocked());
+  ex.response = boost::json::parse(
+      R"({"choices":[{"index":0,"message":{"role":"assistant","content":"hi there"}}]})");
+  ASSERT_FALSE(run->OnResponseToolCalls(ex).blocked());
+  ASSERT_FALSE(run->OnResponse(ex).blocked());
+  std::vector<std::string> rows;
+  for (const auto& r : ex.record.stages) rows.push_back(r.stage + "." + r.phase);
+  EXPECT_EQ(rows, (std::vector<std::string>{"auth.request", "rate_limit.request",
+                                            "input_scan.request", "output_scan.response"}));
+  for (const char* stage : {"auth", "rate_limit", "input_scan", "output_scan"}) {
+    const std::string labels = std::string("route=\"chat\",stage=\"") + stage + "\"";
+    EXPECT_EQ(h.metrics.Hist("rampart_stage_latency_seconds", labels)->count(), 1u) << stage;
+    EXPECT_EQ(h.metrics.Value("rampart_stage_runs_total", labels), 1u) << stage;
+  }
 }
 
 }  // namespace

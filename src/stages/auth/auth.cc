@@ -55,7 +55,7 @@ class Auth : public pipeline::Stage {
 };
 
 std::unique_ptr<pipeline::Stage> AuthFactory::Create() const {
-  return std::make_unique<Auth>(*this);
+  return pipeline::MakeStage<Auth>(*this);
 }
 
 }  // namespace

@@ -210,7 +210,7 @@ class Canary : public pipeline::Stage {
 };
 
 std::unique_ptr<pipeline::Stage> CanaryFactory::Create() const {
-  return std::make_unique<Canary>(*this);
+  return pipeline::MakeStage<Canary>(*this);
 }
 
 bool ValidPrefix(const std::string& p) {

@@ -114,7 +114,7 @@ class DataExposure : public pipeline::Stage {
 };
 
 std::unique_ptr<pipeline::Stage> DataExposureFactory::Create() const {
-  return std::make_unique<DataExposure>(*this);
+  return pipeline::MakeStage<DataExposure>(*this);
 }
 
 }  // namespace

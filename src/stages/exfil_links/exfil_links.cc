@@ -216,7 +216,7 @@ class ExfilLinks : public pipeline::Stage {
 };
 
 std::unique_ptr<pipeline::Stage> ExfilLinksFactory::Create() const {
-  return std::make_unique<ExfilLinks>(*this);
+  return pipeline::MakeStage<ExfilLinks>(*this);
 }
 
 }  // namespace

@@ -35,7 +35,7 @@ class InputScan : public pipeline::Stage {
 };
 
 std::unique_ptr<pipeline::Stage> InputScanFactory::Create() const {
-  return std::make_unique<InputScan>(*this);
+  return pipeline::MakeStage<InputScan>(*this);
 }
 
 }  // namespace

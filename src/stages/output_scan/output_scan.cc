@@ -89,7 +89,7 @@ class OutputScan : public pipeline::Stage {
 };
 
 std::unique_ptr<pipeline::Stage> OutputScanFactory::Create() const {
-  return std::make_unique<OutputScan>(*this);
+  return pipeline::MakeStage<OutputScan>(*this);
 }
 
 }  // namespace

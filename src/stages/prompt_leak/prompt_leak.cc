@@ -245,7 +245,7 @@ class PromptLeak : public pipeline::Stage {
 };
 
 std::unique_ptr<pipeline::Stage> PromptLeakFactory::Create() const {
-  return std::make_unique<PromptLeak>(*this);
+  return pipeline::MakeStage<PromptLeak>(*this);
 }
 
 }  // namespace

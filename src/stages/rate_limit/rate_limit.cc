@@ -56,7 +56,7 @@ class RateLimit : public pipeline::Stage {
 };
 
 std::unique_ptr<pipeline::Stage> RateLimitFactory::Create() const {
-  return std::make_unique<RateLimit>(*this);
+  return pipeline::MakeStage<RateLimit>(*this);
 }
 
 }  // namespace

@@ -79,7 +79,7 @@ class RoleIsolation : public pipeline::Stage {
 };
 
 std::unique_ptr<pipeline::Stage> RoleIsolationFactory::Create() const {
-  return std::make_unique<RoleIsolation>(*this);
+  return pipeline::MakeStage<RoleIsolation>(*this);
 }
 
 }  // namespace

@@ -70,7 +70,7 @@ class SchemaStage : public pipeline::Stage {
 };
 
 std::unique_ptr<pipeline::Stage> SchemaFactory::Create() const {
-  return std::make_unique<SchemaStage>(*this);
+  return pipeline::MakeStage<SchemaStage>(*this);
 }
 
 }  // namespace

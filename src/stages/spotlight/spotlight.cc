@@ -127,7 +127,7 @@ class Spotlight : public pipeline::Stage {
 };
 
 std::unique_ptr<pipeline::Stage> SpotlightFactory::Create() const {
-  return std::make_unique<Spotlight>(*this);
+  return pipeline::MakeStage<Spotlight>(*this);
 }
 
 }  // namespace

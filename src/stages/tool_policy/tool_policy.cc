@@ -312,7 +312,7 @@ class ToolPolicy : public pipeline::Stage {
 };
 
 std::unique_ptr<pipeline::Stage> ToolPolicyFactory::Create() const {
-  return std::make_unique<ToolPolicy>(*this);
+  return pipeline::MakeStage<ToolPolicy>(*this);
 }
 
 }  // namespace
