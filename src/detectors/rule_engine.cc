@@ -114,7 +114,7 @@ std::string BoundWhiteSpaceRepeats(std::string_view pattern) {
 
 absl::Status RuleEngine::CompileDatabase(const std::vector<CompiledRule>& rules,
                                          const std::vector<std::string>& sources, DbKind kind,
-                                         size_t span_rule, const std::string& cache_dir,
+                                         size_t one_rule, const std::string& cache_dir,
                                          hs_database** out) {
   std::vector<std::string> bounded(rules.size());
   std::vector<const char*> patterns;
@@ -123,12 +123,14 @@ absl::Status RuleEngine::CompileDatabase(const std::vector<CompiledRule>& rules,
   for (size_t i = 0; i < rules.size(); ++i) {
     const bool redactable = !rules[i].rule.label.empty();
     if (kind == DbKind::kLocate && redactable) continue;
-    if (kind == DbKind::kSpans && i != span_rule) continue;
+    if ((kind == DbKind::kSpans || kind == DbKind::kOwn) && i != one_rule) continue;
+    if (kind == DbKind::kMain && rules[i].rule.own_database) continue;
+    const bool main_pass = kind == DbKind::kMain || kind == DbKind::kOwn;
     unsigned int f = HS_FLAG_DOTALL;
     if (rules[i].rule.caseless) f |= HS_FLAG_CASELESS;
     if (kind == DbKind::kSpans) {
       f |= HS_FLAG_SOM_LEFTMOST;
-    } else if (kind == DbKind::kMain && (redactable || rules[i].validator == nullptr)) {
+    } else if (main_pass && (redactable || rules[i].validator == nullptr)) {
       // The main pass only has to learn which rules match and where the first match ends;
       // a non-redactable rule with a validator must see every candidate.
       f |= HS_FLAG_SINGLEMATCH;
@@ -136,7 +138,7 @@ absl::Status RuleEngine::CompileDatabase(const std::vector<CompiledRule>& rules,
     // Only the main pass reads whole texts. The locate and exact-span passes run near a
     // known match, where bounding buys nothing, and bounded repeats cost compile time (and
     // with start-of-match tracking, much more), so they keep the pattern as written.
-    if (kind == DbKind::kMain) {
+    if (main_pass) {
       bounded[i] = BoundWhiteSpaceRepeats(rules[i].rule.pattern);
       patterns.push_back(bounded[i].c_str());
     } else {
@@ -193,7 +195,16 @@ absl::StatusOr<std::unique_ptr<RuleEngine>> RuleEngine::Create(const std::vector
   // little before its first match. Other rules locate the start of their one match with the
   // locate database (Locate). Start-of-match tracking slows Hyperscan several times over and
   // makes some natural-language patterns too large to compile, so it is paid only where a
-  // match is known to exist. The databases are independent and compile on two threads.
+  // match is known to exist. A rule marked own_database has its main pass in a database of
+  // its own, scanned after the shared one. The databases are independent and compile on two
+  // threads.
+  const auto own = std::count_if(rules.begin(), rules.end(),
+                                 [](const CompiledRule& r) { return r.rule.own_database; });
+  if (own > static_cast<std::ptrdiff_t>(kMaxOwnDatabases)) {
+    return absl::InvalidArgumentError(StrCat(own, " rules set own_database; at most ",
+                                             kMaxOwnDatabases,
+                                             " may (each is one more scan of every text)"));
+  }
   hs_database_t* db = nullptr;
   hs_database_t* locate_db = nullptr;
   bool any_plain = std::any_of(rules.begin(), rules.end(),
@@ -209,13 +220,22 @@ absl::StatusOr<std::unique_ptr<RuleEngine>> RuleEngine::Create(const std::vector
           CompileDatabase(rules, sources, DbKind::kSpans, i, cache_dir, &rules[i].span_db);
     }
   });
-  absl::Status main_status = CompileDatabase(rules, sources, DbKind::kMain, 0, cache_dir, &db);
+  const bool any_shared = std::any_of(rules.begin(), rules.end(),
+                                      [](const CompiledRule& r) { return !r.rule.own_database; });
+  absl::Status main_status = any_shared
+                                 ? CompileDatabase(rules, sources, DbKind::kMain, 0, cache_dir, &db)
+                                 : absl::OkStatus();
+  for (size_t i = 0; i < rules.size() && main_status.ok(); ++i) {
+    if (!rules[i].rule.own_database) continue;
+    main_status = CompileDatabase(rules, sources, DbKind::kOwn, i, cache_dir, &rules[i].own_db);
+  }
   side_thread.join();
   if (!main_status.ok() || !side_status.ok()) {
     if (db != nullptr) hs_free_database(db);
     if (locate_db != nullptr) hs_free_database(locate_db);
     for (auto& r : rules) {
       if (r.span_db != nullptr) hs_free_database(r.span_db);
+      if (r.own_db != nullptr) hs_free_database(r.own_db);
     }
     return main_status.ok() ? side_status : main_status;
   }
@@ -224,34 +244,45 @@ absl::StatusOr<std::unique_ptr<RuleEngine>> RuleEngine::Create(const std::vector
 
 RuleEngine::RuleEngine(std::vector<CompiledRule> rules, hs_database* db, hs_database* locate_db,
                        RuleEngineOptions limits)
-    : rules_(std::move(rules)), db_(db), locate_db_(locate_db), limits_(limits) {}
+    : rules_(std::move(rules)), db_(db), locate_db_(locate_db), limits_(limits) {
+  for (size_t i = 0; i < rules_.size(); ++i) {
+    if (rules_[i].own_db != nullptr) own_db_rules_.push_back(static_cast<uint32_t>(i));
+  }
+}
 
 RuleEngine::~RuleEngine() {
-  hs_free_database(db_);
+  if (db_ != nullptr) hs_free_database(db_);
   if (locate_db_ != nullptr) hs_free_database(locate_db_);
   for (auto& r : rules_) {
     if (r.span_db != nullptr) hs_free_database(r.span_db);
+    if (r.own_db != nullptr) hs_free_database(r.own_db);
   }
 }
 
 size_t RuleEngine::database_bytes() const {
-  size_t n = 0, m = 0;
-  hs_database_size(db_, &n);
-  if (locate_db_ != nullptr) hs_database_size(locate_db_, &m);
-  for (const auto& r : rules_) {
+  size_t total = 0;
+  auto add = [&](const hs_database* db) {
     size_t k = 0;
-    if (r.span_db != nullptr && hs_database_size(r.span_db, &k) == HS_SUCCESS) m += k;
+    if (db != nullptr && hs_database_size(db, &k) == HS_SUCCESS) total += k;
+  };
+  add(db_);
+  add(locate_db_);
+  for (const auto& r : rules_) {
+    add(r.span_db);
+    add(r.own_db);
   }
-  return n + m;
+  return total;
 }
 
 std::unique_ptr<ScanContext> RuleEngine::NewContext() const {
   hs_scratch_t* scratch = nullptr;
-  if (hs_alloc_scratch(db_, &scratch) != HS_SUCCESS ||
-      (locate_db_ != nullptr && hs_alloc_scratch(locate_db_, &scratch) != HS_SUCCESS) ||
-      std::any_of(rules_.begin(), rules_.end(), [&](const CompiledRule& r) {
-        return r.span_db != nullptr && hs_alloc_scratch(r.span_db, &scratch) != HS_SUCCESS;
-      })) {
+  // One scratch serves every database (hs_alloc_scratch grows it to fit each).
+  auto fits = [&](const hs_database* db) {
+    return db == nullptr || hs_alloc_scratch(db, &scratch) == HS_SUCCESS;
+  };
+  if (!fits(db_) || !fits(locate_db_) ||
+      !std::all_of(rules_.begin(), rules_.end(),
+                   [&](const CompiledRule& r) { return fits(r.span_db) && fits(r.own_db); })) {
     // Only fails when out of memory; a detector that cannot scan must not pretend to.
     std::abort();
   }
@@ -313,8 +344,15 @@ void RuleEngine::Scan(const text::TextView& view, ScanContext& base_ctx,
   ctx.labelled.clear();
   ctx.labelled_priority.clear();
 
-  hs_error_t rc = hs_scan(db_, text.data(), static_cast<unsigned int>(text.size()), 0, ctx.scratch_,
-                          OnMatch, &ctx);
+  hs_error_t rc = HS_SUCCESS;
+  if (db_ != nullptr) {
+    rc = hs_scan(db_, text.data(), static_cast<unsigned int>(text.size()), 0, ctx.scratch_, OnMatch,
+                 &ctx);
+  }
+  for (size_t k = 0; k < own_db_rules_.size() && rc == HS_SUCCESS && !ctx.overflowed; ++k) {
+    rc = hs_scan(rules_[own_db_rules_[k]].own_db, text.data(),
+                 static_cast<unsigned int>(text.size()), 0, ctx.scratch_, OnMatch, &ctx);
+  }
   bool limit_reported = false;
   if (ctx.overflowed || (rc != HS_SUCCESS && rc != HS_SCAN_TERMINATED)) {
     out.push_back(LimitFinding(view));

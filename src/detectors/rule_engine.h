@@ -2,7 +2,8 @@
 //
 // Built once per configuration generation; the databases are immutable and shared by all
 // threads, and each thread scans with its own scratch (RuleEngine::NewContext()). A scan is
-// one pass over the text for all rules that learns which rules match; a redactable rule that
+// one pass over the text for all rules that learns which rules match (plus one pass per rule
+// marked own_database, which has that pass to itself); a redactable rule that
 // matched then gets an exact-span pass of its own, and a heuristic rule's start is located
 // by binary search (docs/rules.md). Candidates are validated per rule (validators.h) and
 // overlapping redactable findings resolved by rule priority.
@@ -49,10 +50,14 @@ struct RuleEngineOptions {
 // following every common word that starts a phrase (docs/rules.md, "Writing fast rules").
 std::string BoundWhiteSpaceRepeats(std::string_view pattern);
 
+// Rules that may set own_database, across all packs: each is one more pass over every text.
+inline constexpr size_t kMaxOwnDatabases = 16;
+
 class RuleEngine : public Detector {
  public:
   // Compiles all rules. Errors name the pack file and rule id of a pattern Hyperscan
-  // rejects, and reject a pack set with no rules.
+  // rejects, and reject a pack set with no rules or more than kMaxOwnDatabases rules with
+  // own_database.
   static absl::StatusOr<std::unique_ptr<RuleEngine>> Create(const std::vector<RulePack>& packs,
                                                             RuleEngineOptions limits = {});
   ~RuleEngine() override;
@@ -74,20 +79,22 @@ class RuleEngine : public Detector {
     std::string detector;  // "rules.<pack>"
     ValidatorFn validator = nullptr;
     hs_database* span_db = nullptr;  // redactable rules: exact spans of every match
+    hs_database* own_db = nullptr;   // Rule::own_database: its main pass, alone
   };
-  enum class DbKind { kMain, kLocate, kSpans };
+  enum class DbKind { kMain, kOwn, kLocate, kSpans };
   RuleEngine(std::vector<CompiledRule> rules, hs_database* db, hs_database* locate_db,
              RuleEngineOptions limits);
-  // Compiles the database of `kind` (for kSpans: of rule `span_rule` alone).
+  // Compiles the database of `kind` (for kSpans and kOwn: of rule `one_rule` alone).
   static absl::Status CompileDatabase(const std::vector<CompiledRule>& rules,
                                       const std::vector<std::string>& sources, DbKind kind,
-                                      size_t span_rule, const std::string& cache_dir,
+                                      size_t one_rule, const std::string& cache_dir,
                                       hs_database** out);
   // Start of the shortest match of non-redactable `rule` that ends at `end`.
   uint32_t Locate(std::string_view text, uint32_t rule, uint32_t end, ScanContext& ctx) const;
 
   std::vector<CompiledRule> rules_;
-  hs_database* db_;
+  std::vector<uint32_t> own_db_rules_;  // rules with an own_db, in order
+  hs_database* db_;  // the main pass of every other rule; null when there are none
   hs_database* locate_db_;
   RuleEngineOptions limits_;
 };

@@ -68,8 +68,9 @@ absl::StatusOr<std::vector<std::string>> StringList(const YAML::Node& n, const C
 absl::StatusOr<Rule> ParseRule(const YAML::Node& n, const Ctx& ctx, const std::string& path) {
   if (!n.IsMap()) return ctx.Error(path, "must be a mapping");
   static const std::set<std::string> kKeys = {
-      "id",        "category",    "severity", "score",       "label",      "pattern", "caseless",
-      "validator", "min_entropy", "priority", "description", "references", "examples"};
+      "id",          "category",   "severity",  "score",       "label",
+      "pattern",     "caseless",   "validator", "min_entropy", "priority",
+      "description", "references", "examples",  "own_database"};
   if (auto st = CheckKeys(n, kKeys, ctx, path); !st.ok()) return st;
   Rule r;
   auto field = [&](const char* key) { return StrCat(path, ".", key); };
@@ -134,6 +135,13 @@ absl::StatusOr<Rule> ParseRule(const YAML::Node& n, const Ctx& ctx, const std::s
       return ctx.Error(field("caseless"), "must be true or false");
     }
     r.caseless = b;
+  }
+  if (n["own_database"]) {
+    bool b = false;
+    if (!n["own_database"].IsScalar() || !YAML::convert<bool>::decode(n["own_database"], b)) {
+      return ctx.Error(field("own_database"), "must be true or false");
+    }
+    r.own_database = b;
   }
   if (n["validator"]) {
     auto v = ScalarString(n["validator"], ctx, field("validator"));

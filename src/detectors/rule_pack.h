@@ -46,6 +46,10 @@ struct Rule {
   std::string validator;
   double min_entropy = 0.0;
   int priority = 0;
+  // Scan this rule's main pass in a Hyperscan database of its own. Some patterns make a
+  // shared database much slower than the sum of its parts (bench/rule_cost_benchmark's
+  // "all" and "own/" rows show it); see docs/rules.md, "Writing fast rules".
+  bool own_database = false;
   std::string description;
   std::vector<std::string> references;
   std::vector<std::string> match_examples;

@@ -29,6 +29,7 @@ rules:
     pattern: '\d{13,19}'
     validator: luhn
     priority: 5
+    own_database: true
 )";
 
 TEST(RulePack, ParsesEveryField) {
@@ -42,11 +43,13 @@ TEST(RulePack, ParsesEveryField) {
   EXPECT_EQ(r.severity, Severity::kHigh);
   EXPECT_FLOAT_EQ(r.score, 0.9f);
   EXPECT_TRUE(r.caseless);
+  EXPECT_FALSE(r.own_database);  // default
   EXPECT_EQ(r.match_examples, std::vector<std::string>{"hello  world"});
   EXPECT_EQ(r.no_match_examples, std::vector<std::string>{"hello there"});
   EXPECT_EQ(pack->rules[1].label, "CARD");
   EXPECT_EQ(pack->rules[1].validator, "luhn");
   EXPECT_EQ(pack->rules[1].priority, 5);
+  EXPECT_TRUE(pack->rules[1].own_database);
   EXPECT_FLOAT_EQ(pack->rules[1].score, 0.8f);  // default
 }
 
@@ -101,6 +104,9 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"pack: x\nrules:\n  - {id: x.a, category: pii, severity: low, "
                 "pattern: 'x{99999999999999999999999,}'}",
                 "rules[0].pattern: counted repeats add up to more than 2000"},
+        BadCase{"pack: x\nrules:\n  - {id: x.a, category: pii, severity: low, pattern: a, "
+                "own_database: sometimes}",
+                "rules[0].own_database: must be true or false"},
         BadCase{"pack: x\nrules: {a: 1}", "rules: required, a list"}, BadCase{"[1, 2", "line"},
         BadCase{"just a string", "(top level)"}),
     [](const ::testing::TestParamInfo<BadCase>& param_info) {
