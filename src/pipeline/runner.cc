@@ -30,7 +30,8 @@ absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Build(
     std::string labels =
         StrCat("route=\"", LabelValue(ctx.route->name), "\",stage=\"", LabelValue(sc.type), "\"");
     Metrics* m = ctx.metrics;
-    e.runs = m->Counter("rampart_stage_runs_total", labels, "Stage invocations (request/response)");
+    e.runs = m->Counter("rampart_stage_runs_total", labels,
+                        "Stage invocations (request, response and tool-call phases)");
     e.blocks = m->Counter("rampart_stage_blocks_total", labels, "Exchanges blocked by a stage");
     e.shadow_blocks = m->Counter("rampart_stage_shadow_blocks_total", labels,
                                  "Blocks a shadow-mode stage would have made");
