@@ -34,6 +34,13 @@ struct Harness {
     auto c = config::ParseConfig(yaml, "t");
     if (!c.ok()) return c.status();
     config = *c;
+    auto p = pipeline::Pipeline::Build(Registry(), Context());
+    if (!p.ok()) return p.status();
+    pipeline = std::move(*p);
+    return absl::OkStatus();
+  }
+  // What the stages of the built config's first route are built with.
+  pipeline::StageBuildContext Context() {
     pipeline::StageBuildContext ctx;
     ctx.config = config.get();
     ctx.route = &config->routes[0];
@@ -43,10 +50,7 @@ struct Harness {
         [](const std::string&) -> absl::StatusOr<std::shared_ptr<const detectors::Scanner>> {
       return SharedScanner();
     };
-    auto p = pipeline::Pipeline::Build(Registry(), ctx);
-    if (!p.ok()) return p.status();
-    pipeline = std::move(*p);
-    return absl::OkStatus();
+    return ctx;
   }
   static std::string StrCatYaml(const std::string& stages, bool external_upstream) {
     return std::string("upstreams: [{name: u, url: 'http://127.0.0.1:1'") +
@@ -261,16 +265,7 @@ TEST(StagePhasesTest, EveryRegisteredTypeKnowsItsPhases) {
     Harness h;
     auto built = h.Build("      - " + it->second.first + "\n", reg.type == "data_exposure");
     ASSERT_TRUE(built.ok()) << built;
-    pipeline::StageBuildContext ctx;
-    ctx.config = h.config.get();
-    ctx.route = &h.config->routes[0];
-    ctx.metrics = &h.metrics;
-    ctx.state = &h.store;
-    ctx.scanner =
-        [](const std::string&) -> absl::StatusOr<std::shared_ptr<const detectors::Scanner>> {
-      return SharedScanner();
-    };
-    auto factory = reg.build(ctx, h.config->routes[0].stages[0]);
+    auto factory = reg.build(h.Context(), h.config->routes[0].stages[0]);
     ASSERT_TRUE(factory.ok()) << factory.status();
     EXPECT_EQ((*factory)->Create()->phases(), it->second.second);
   }
