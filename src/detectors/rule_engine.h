@@ -2,10 +2,10 @@
 //
 // Built once per configuration generation; the databases are immutable and shared by all
 // threads, and each thread scans with its own scratch (RuleEngine::NewContext()). A scan is
-// one pass over the text for all rules that learns which rules match (plus one pass per rule
-// marked own_database, which has that pass to itself); a redactable rule that
-// matched then gets an exact-span pass of its own, and a heuristic rule's start is located
-// by binary search (docs/rules.md). Candidates are validated per rule (validators.h) and
+// one pass over the text for all rules that learns which rules match (plus one pass for each
+// rule marked own_database, which has that pass to itself); a redactable rule that matched
+// then gets an exact-span pass of its own, and a heuristic rule's start is located by binary
+// search (docs/rules.md). Candidates are validated per rule (validators.h) and
 // overlapping redactable findings resolved by rule priority.
 //
 // Thread safety: const methods may be called concurrently; a ScanContext is per thread.
