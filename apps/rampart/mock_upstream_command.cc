@@ -6,6 +6,7 @@
 //   MOCK_SECRET   reply contains a GitHub-style token           -> output redaction
 //   MOCK_INJECT   reply contains an instruction-override phrase -> output block
 //   MOCK_STALL    stall (30 s) before answering / mid-stream    -> upstream timeouts
+//   MOCK_SLOW     answer after 300 ms (not streamed)             -> the added-latency metric
 //   MOCK_RESET    close the connection with a reset              -> upstream errors
 //   MOCK_GARBAGE  answer with bytes that are not HTTP (or a broken SSE event when streaming)
 //   MOCK_EXFIL_IMAGE   reply holds a Markdown image leaking data to evil.example  -> exfil_links
@@ -68,6 +69,7 @@ using tcp = asio::ip::tcp;
 
 constexpr size_t kMaxBody = 16u << 20;
 constexpr int kStallSeconds = 30;
+constexpr auto kSlowAnswer = std::chrono::milliseconds(300);
 constexpr const char* kCard = "4111 1111 1111 1111";
 constexpr const char* kSecret = "ghp_R4mpartMockT0kenQx9Lw2Zs8Vb1Nc5Jd7Hf";
 
@@ -343,6 +345,8 @@ void Serve(tcp::socket s) {
       return;
     }
     if (Has(body, "MOCK_STALL") && !Has(body, "\"stream\":true")) Sleep(kStallSeconds);
+    if (Has(body, "MOCK_SLOW") && !Has(body, "\"stream\":true"))
+      std::this_thread::sleep_for(kSlowAnswer);
 
     json::value jreq = json::parse(body.empty() ? std::string("{}") : body, ec);
     if (ec) jreq = json::object();

@@ -23,8 +23,9 @@ namespace rampart::pipeline {
 class Histogram {
  public:
   // Upper bounds in seconds; the last bucket is +Inf.
-  static constexpr std::array<double, 12> kBounds = {0.00001, 0.00005, 0.0001, 0.0005, 0.001, 0.005,
-                                                     0.01,    0.05,    0.1,    0.5,    1,     5};
+  static constexpr std::array<double, 15> kBounds = {0.00001, 0.000025, 0.00005, 0.0001, 0.00025,
+                                                     0.0005,  0.001,    0.0025,  0.005,  0.01,
+                                                     0.05,    0.1,      0.5,     1,      5};
   void Observe(double seconds);
   uint64_t count() const { return count_.load(std::memory_order_relaxed); }
 

@@ -47,6 +47,12 @@ absl::StatusOr<std::shared_ptr<const Generation>> Generation::Build(
     if (!p.ok())
       return absl::InvalidArgumentError(StrCat(config->source, ": ", p.status().message()));
     r.pipeline = std::move(*p);
+    if (metrics != nullptr) {
+      r.added_latency = metrics->Hist(
+          "rampart_added_latency_seconds", StrCat("route=\"", pipeline::LabelValue(rc.name), "\""),
+          "Time the gateway itself spent on a forwarded, non-streamed exchange: from the request "
+          "read to the response written, less the wait for the upstream's answer");
+    }
     g->routes_.push_back(std::move(r));
   }
   return std::shared_ptr<const Generation>(std::move(g));

@@ -32,6 +32,9 @@ struct Route {
   const config::RouteConfig* config = nullptr;
   const config::UpstreamConfig* upstream = nullptr;
   std::unique_ptr<pipeline::Pipeline> pipeline;
+  // rampart_added_latency_seconds{route}: the gateway's own time on each forwarded,
+  // non-streamed exchange (see server.cc). Null without a metrics registry.
+  pipeline::Histogram* added_latency = nullptr;
 };
 
 class Generation {

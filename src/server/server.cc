@@ -219,6 +219,9 @@ struct Ctx {
   bool keep_alive = true;
   std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
   std::string response_hash;
+  // Forwarded, non-streamed exchanges: from the upstream request written to the upstream's
+  // whole answer read. The rest of the exchange's time is the gateway's own.
+  std::optional<std::chrono::steady_clock::duration> upstream_wait;
 };
 
 http::response<http::string_body> MakeResponse(http::status status, unsigned version,
@@ -516,6 +519,7 @@ asio::awaitable<bool> Server::Impl::HandleExchange(Stream& stream,
   c.keep_alive = req.keep_alive();
   const unsigned version = req.version();
 
+  pipeline::Histogram* route_added_latency = nullptr;  // set once the route is known
   // Closes the record: duration, metrics, access log.
   auto close_record = [&] {
     rec.duration_ms = static_cast<uint64_t>(
@@ -556,6 +560,10 @@ asio::awaitable<bool> Server::Impl::HandleExchange(Stream& stream,
                           rec.request_id, version, false, 1);
     }
     bool written = co_await Write(stream, res, limits.body_timeout_ms);
+    if (written && c.upstream_wait && route_added_latency != nullptr) {
+      const auto own = std::chrono::steady_clock::now() - c.start - *c.upstream_wait;
+      route_added_latency->Observe(std::chrono::duration<double>(own).count());
+    }
     bool keep = written && res.keep_alive();
     co_return keep;
   };
@@ -580,6 +588,7 @@ asio::awaitable<bool> Server::Impl::HandleExchange(Stream& stream,
     co_return co_await refuse(404, "route.not_found", "no route serves this path");
   }
   ex.route = route->config;
+  route_added_latency = route->added_latency;
   c.kind = route->config->kind;
   rec.route = route->config->name;
   if (auto h = req.find(http::field::authorization); h != req.end()) {
@@ -709,6 +718,7 @@ asio::awaitable<bool> Server::Impl::HandleExchange(Stream& stream,
   beast::flat_buffer ubuf;
   std::optional<http::response_parser<http::string_body>> rpo;
   bool sent = false;
+  std::chrono::steady_clock::time_point upstream_written;
   for (int attempt = 0; attempt < 2 && !sent; ++attempt) {
     bool reused = false;
     conn = w.pool.Take(pool_key);
@@ -771,6 +781,7 @@ asio::awaitable<bool> Server::Impl::HandleExchange(Stream& stream,
     auto [uwec, uwn] = co_await AsyncWriteHeadAndBody(*conn, uhead, ubody);
     (void)uwn;
     if (!uwec) {
+      upstream_written = std::chrono::steady_clock::now();
       auto [hec, hn] = co_await http::async_read_header(*conn, ubuf, *rpo, kNoThrow);
       (void)hn;
       if (!hec) {
@@ -1155,6 +1166,7 @@ asio::awaitable<bool> Server::Impl::HandleExchange(Stream& stream,
                                 "the upstream sent an invalid response");
     }
   }
+  c.upstream_wait = std::chrono::steady_clock::now() - upstream_written;
   auto ures = rp.release();
   if (ures.keep_alive()) w.pool.Give(pool_key, std::move(conn), up.max_idle_connections);
 

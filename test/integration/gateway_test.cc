@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <boost/json.hpp>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -455,6 +456,47 @@ TEST_F(GatewayTest, AdminApi) {
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.body.find(kUpstreamKey), std::string::npos);
   EXPECT_EQ(r.body.find(kAdminToken), std::string::npos);
+}
+
+// rampart_added_latency_seconds is the gateway's own time: a forwarded, non-streamed
+// exchange is counted without the upstream's wait; streams and refused requests are not.
+TEST_F(GatewayTest, AddedLatencyIsTheGatewaysOwnTime) {
+  std::map<std::string, std::string> admin = {
+      {"Authorization", std::string("Bearer ") + kAdminToken}};
+  // The value of one series ("name{labels}") in the Prometheus text, 0 when absent.
+  auto metric = [&](const std::string& series) {
+    std::string text = Http(admin_port_, "GET", "/metrics", "", admin).body;
+    size_t at = text.find("\n" + series + " ");
+    return at == std::string::npos ? 0.0 : std::stod(text.substr(at + series.size() + 2));
+  };
+  const std::string count = "rampart_added_latency_seconds_count{route=\"chat\"}";
+  const std::string sum = "rampart_added_latency_seconds_sum{route=\"chat\"}";
+  const double count0 = metric(count), sum0 = metric(sum);
+
+  auto t0 = std::chrono::steady_clock::now();
+  auto r = Http(port_, "POST", "/v1/chat/completions", Chat("MOCK_SLOW please"), Key("key-alice"));
+  auto took = std::chrono::steady_clock::now() - t0;
+  ASSERT_EQ(r.status, 200);
+  ASSERT_GE(took, std::chrono::milliseconds(300));  // the mock's answer is 300 ms late
+  // Not counted: a stream, and a request refused before any upstream call.
+  EXPECT_EQ(
+      Http(port_, "POST", "/v1/chat/completions", Chat("a stream", true), Key("key-alice")).status,
+      200);
+  EXPECT_EQ(Http(port_, "POST", "/v1/chat/completions", Chat("no key")).status, 401);
+
+  // The histogram is updated right after the response is written; allow for that instant.
+  double n = 0;
+  for (int i = 0; i < 100 && n < count0 + 1; ++i) {
+    n = metric(count);
+    if (n < count0 + 1) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  // ...and a sample wrongly taken for the stream would have landed by now as well.
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  n = metric(count);
+  EXPECT_EQ(n, count0 + 1);
+  const double own = metric(sum) - sum0;
+  EXPECT_GT(own, 0.0);
+  EXPECT_LT(own, 0.25) << "the upstream's 300 ms were counted as the gateway's";
 }
 
 TEST_F(GatewayTest, ReloadUnderTrafficAndBadConfigKeepsServing) {
