@@ -1,9 +1,6 @@
 -- wrk script for bench/gateway_bench.sh: POST /v1/chat/completions with the 1,024-byte body of
 -- chat_1k.json (benign text: nothing for the scanners to block or redact), same for every target.
 --   BENCH_BODY       the body file (default bench/gateway/chat_1k.json)
---   BENCH_DELAY_MS   mean think time between a response and the next request on a connection
---                    (unset or 0: closed loop, as fast as possible). wrk delays in whole
---                    milliseconds, so a fractional mean is drawn as floor or floor+1.
 --   BENCH_KEY        bearer key sent on every request (default rk-bench-key).
 
 local key = os.getenv("BENCH_KEY") or "rk-bench-key"
@@ -17,17 +14,6 @@ wrk.body = body
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer " .. key
 assert(#wrk.body == 1024)
-
-local delay_ms = tonumber(os.getenv("BENCH_DELAY_MS") or "0")
-if delay_ms > 0 then
-  local base = math.floor(delay_ms)
-  local frac = delay_ms - base
-  function init(args) math.randomseed(os.time() + math.floor(os.clock() * 1e6)) end
-  function delay()
-    if math.random() < frac then return base + 1 end
-    return base
-  end
-end
 
 function done(summary, latency, requests)
   local s = summary

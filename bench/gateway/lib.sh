@@ -1,6 +1,7 @@
 # Shared by bench/gateway_bench.sh and bench/gateway_instructions.sh; sourced, not run.
 #
-#   bench_setup NAME   # die() prefix; $TMP, a scratch directory; $PIDS, the processes to stop
+#   bench_setup NAME   # die() prefix; $TMP, a scratch directory; $PIDS, the processes to stop;
+#                      # exports RAMPART_BENCH_ADMIN_TOKEN, the admin token of the bench configs
 #   die MESSAGE...     # prints "NAME: MESSAGE" to stderr and exits 1
 #   wait_for_line FILE REGEX PID SECONDS   # prints the first line of FILE matching REGEX
 #
@@ -11,6 +12,8 @@ bench_setup() {
   BENCH_NAME=$1
   TMP=$(mktemp -d "/tmp/rampart-$BENCH_NAME.XXXXXX")
   PIDS=()
+  RAMPART_BENCH_ADMIN_TOKEN=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
+  export RAMPART_BENCH_ADMIN_TOKEN
   trap bench_cleanup EXIT
   trap 'exit 130' INT TERM
 }
