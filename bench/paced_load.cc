@@ -49,9 +49,14 @@
 #include <string_view>
 #include <vector>
 
+#include "bench/http_response_head.h"
+
 namespace {
 
-constexpr size_t kMaxResponseBytes = 1 << 20;
+using rampart::bench::Head;
+using rampart::bench::kMaxResponseBytes;
+using rampart::bench::ParseHead;
+
 constexpr int kMaxConnections = 4096;
 constexpr int64_t kDrainNs = 2'000'000'000;  // wait for in-flight answers after the run
 
@@ -167,85 +172,6 @@ std::string BuildRequest(const Options& o) {
   req += "\r\n";
   req += body;
   return req;
-}
-
-bool IEquals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
-
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
-// The head of one response: status, body length, whether the server closes after it.
-struct Head {
-  size_t head_bytes = 0;
-  size_t body_bytes = 0;
-  int status = 0;
-  bool close = false;
-};
-
-// Parses a complete response head (through the blank line) at the start of `in`. Returns
-// false, with `*error` set, for anything this client does not handle.
-bool ParseHead(std::string_view in, size_t head_end, Head* h, std::string* error) {
-  std::string_view head = in.substr(0, head_end);
-  size_t eol = head.find("\r\n");
-  std::string_view status_line = head.substr(0, eol);
-  if (status_line.size() < 12 || status_line.substr(0, 7) != "HTTP/1.") {
-    *error = "the response does not start with an HTTP/1.x status line";
-    return false;
-  }
-  auto [p, ec] = std::from_chars(status_line.data() + 9, status_line.data() + 12, h->status);
-  if (ec != std::errc() || p != status_line.data() + 12) {
-    *error = "the response's status code is not a number";
-    return false;
-  }
-  h->close = status_line.substr(0, 8) == "HTTP/1.0";
-  bool have_length = false;
-  size_t pos = eol == std::string_view::npos ? head.size() : eol + 2;
-  while (pos < head.size()) {
-    size_t end = head.find("\r\n", pos);
-    if (end == std::string_view::npos) end = head.size();
-    std::string_view line = head.substr(pos, end - pos);
-    pos = end + 2;
-    size_t colon = line.find(':');
-    if (colon == std::string_view::npos) continue;
-    std::string_view name = line.substr(0, colon);
-    std::string_view value = Trim(line.substr(colon + 1));
-    if (IEquals(name, "content-length")) {
-      auto [q, cec] = std::from_chars(value.data(), value.data() + value.size(), h->body_bytes);
-      if (cec != std::errc() || q != value.data() + value.size()) {
-        *error = "the response's Content-Length is not a number";
-        return false;
-      }
-      have_length = true;
-    } else if (IEquals(name, "transfer-encoding")) {
-      *error = "the response uses Transfer-Encoding, which paced_load does not read";
-      return false;
-    } else if (IEquals(name, "connection")) {
-      if (IEquals(value, "close")) h->close = true;
-      if (IEquals(value, "keep-alive")) h->close = false;
-    }
-  }
-  if (!have_length) {
-    *error = "the response has no Content-Length";
-    return false;
-  }
-  if (h->body_bytes > kMaxResponseBytes) {
-    *error = "the response is over 1 MiB";
-    return false;
-  }
-  h->head_bytes = head_end + 4;
-  return true;
 }
 
 struct Conn {
