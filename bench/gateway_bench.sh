@@ -34,9 +34,9 @@
 # coordinated omission). It wakes once per 200 us tick and sends what is due, which adds up
 # to one tick to every latency, the mock's as much as the proxies'. It runs at real-time
 # priority (chrt -f 10) where it may, so that its ticks are not late behind the mock on the
-# shared core; its own lag (scheduled to sent) is printed as lag_p99_us. "Added p99" is the
-# median over HALF_ROUNDS pairs of (proxy p99 - mock-alone p99), the two runs of a pair back
-# to back.
+# shared core. Its lag behind the schedule (scheduled to sent, which also counts waits for a
+# free connection) is printed as lag_p99_us. "Added p99" is the median over HALF_ROUNDS
+# pairs of (proxy p99 - mock-alone p99), the two runs of a pair back to back.
 # Around each paced run of rampart, the script also reads rampart_added_latency_seconds (the
 # gateway's own time per exchange, less the upstream's wait) from its admin /metrics and
 # prints the p99 of the samples in between: own_p99_us, interpolated in the bucket as
@@ -44,6 +44,8 @@
 # warm-up is among the samples). It does not see time spent in the kernel or waiting to be
 # read; the external pair does.
 #
+# Only 127.0.0.1 is used. Everything started is stopped on exit. Exit status: non-zero only
+# when something could not be run; missed targets are reported, not failed.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
