@@ -242,7 +242,9 @@ own_p99() {
 paced() {  # paced TARGET RATE -> the BENCH line of paced_load at RATE requests/s
   local t=$1 rate=$2 out pids before after own=""
   pids=$(server_pids "$t")
-  [[ $t == off || $t == on ]] && own_hist "$t" >"$TMP/own.before"
+  if [[ $t == off || $t == on ]]; then
+    own_hist "$t" >"$TMP/own.before" || die "$t: cannot read /metrics on its admin port"
+  fi
   before=$(cpu_ticks $pids)
   out=$("${PACED_RT[@]}" "${ON_CLIENT[@]}" "$PACED_LOAD" --port "${PORT[$t]}" --rate "$rate" \
       --duration "$HALF_SECONDS" --warmup 2 --connections "$HALF_CONNS" --body "$BODY" \
@@ -250,7 +252,7 @@ paced() {  # paced TARGET RATE -> the BENCH line of paced_load at RATE requests/
       die "paced_load failed against $t"
   after=$(cpu_ticks $pids)
   if [[ $t == off || $t == on ]]; then
-    own_hist "$t" >"$TMP/own.after"
+    own_hist "$t" >"$TMP/own.after" || die "$t: cannot read /metrics on its admin port"
     own=" $(own_p99 "$TMP/own.before" "$TMP/own.after")"
   fi
   echo "$out server_ticks=$((after - before))$own"
