@@ -150,8 +150,10 @@ start_rampart() {  # start_rampart NAME CONFIG -> sets <NAME>_PID, <NAME>_PORT, 
       >"$TMP/$name.out" 2>"$TMP/$name.err" &
   pid=$!
   PIDS+=("$pid")
-  port=$(wait_for_line "$TMP/$name.out" 'listening on port' "$pid" 180 | awk '{print $NF}')
-  admin=$(wait_for_line "$TMP/$name.out" 'admin on port' "$pid" 10 | awk '{print $NF}')
+  port=$(wait_for_line "$TMP/$name.out" 'listening on port' "$pid" 180 "$TMP/$name.err" |
+    awk '{print $NF}')
+  admin=$(wait_for_line "$TMP/$name.out" 'admin on port' "$pid" 10 "$TMP/$name.err" |
+    awk '{print $NF}')
   printf -v "${name}_PID" %s "$pid"
   printf -v "${name}_PORT" %s "$port"
   printf -v "${name}_ADMIN" %s "$admin"

@@ -26,6 +26,7 @@ export RAMPART_CACHE_DIR=${RAMPART_CACHE_DIR:-$ROOT/build/rule-cache}
 export BENCH_BODY=${BENCH_BODY:-$ROOT/bench/gateway/chat_1k.json}
 LUA=bench/gateway/chat_1k.lua
 OUT_DIR=${OUT_DIR:-$(mktemp -d /tmp/rampart-gateway-instructions.XXXXXX)}
+mkdir -p "$OUT_DIR"
 targets=("$@")
 ((${#targets[@]})) || targets=(off on)
 
@@ -50,7 +51,8 @@ for t in "${targets[@]}"; do
       "$RAMPART" serve --config "$TMP/$t.yaml" --no-access-log >"$TMP/$t.out" 2>"$TMP/$t.err" &
   pid=$!
   PIDS+=("$pid")
-  port=$(wait_for_line "$TMP/$t.out" 'listening on port' "$pid" 900 | awk '{print $NF}')
+  port=$(wait_for_line "$TMP/$t.out" 'listening on port' "$pid" 900 "$TMP/$t.err" |
+    awk '{print $NF}')
   url="http://127.0.0.1:$port/v1/chat/completions"
   wrk -t1 -c8 -d3s -s "$LUA" "$url" >/dev/null
   callgrind_control -z "$pid" >/dev/null 2>&1

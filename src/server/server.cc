@@ -28,6 +28,7 @@
 #include "config/config.h"
 #include "pipeline/exchange.h"
 #include "server/generation.h"
+#include "server/http_io.h"
 #include "server/log_writer.h"
 #include "server/request_body.h"
 #include "server/sse.h"
@@ -262,13 +263,6 @@ void AppendHead(const http::response<http::string_body>& m, std::string& out) {
   out += "\r\n";
 }
 
-// Head and body in one gathered write, as an async operation (no coroutine frame of its own).
-template <class AnyStream>
-auto AsyncWriteHeadAndBody(AnyStream& stream, std::string_view head, std::string_view body) {
-  return asio::async_write(
-      stream, std::array<asio::const_buffer, 2>{asio::buffer(head), asio::buffer(body)}, kNoThrow);
-}
-
 // Writes a whole response within `timeout_ms`. False when the peer is gone or the write timed
 // out.
 template <class AnyStream>  // Stream, or the admin listener's plain tcp_stream
@@ -278,8 +272,7 @@ asio::awaitable<bool> Write(AnyStream& stream, http::response<http::string_body>
   std::string head;
   head.reserve(256);
   AppendHead(res, head);
-  auto [ec, n] = co_await AsyncWriteHeadAndBody(stream, head, res.body());
-  (void)n;
+  auto ec = co_await WriteHeadAndBody(stream, head, res.body());
   co_return !ec;
 }
 
@@ -373,8 +366,7 @@ asio::awaitable<void> Server::Impl::Session(tcp::socket socket, Worker& w) {
       // A passed deadline cancels the read but leaves the socket open (see TimedSocket), so
       // a slow client still gets its 408.
       stream.expires_after(milliseconds(limits.header_timeout_ms));
-      auto [hec, hn] = co_await http::async_read_header(stream, buffer, parser, kNoThrow);
-      (void)hn;
+      auto hec = co_await ReadHttp(stream, buffer, parser, ReadUntil::kHeader);
       auto fail = [&](int status, const char* reason, const char* message) {
         metrics.Add("rampart_requests_rejected_total", StrCat("reason=\"", reason, "\""), 1,
                     "Requests refused while reading them");
@@ -411,8 +403,7 @@ asio::awaitable<void> Server::Impl::Session(tcp::socket socket, Worker& w) {
       }
       if (!parser.is_done()) {
         stream.expires_after(milliseconds(limits.body_timeout_ms));
-        auto [bec, bn] = co_await http::async_read(stream, buffer, parser, kNoThrow);
-        (void)bn;
+        auto bec = co_await ReadHttp(stream, buffer, parser, ReadUntil::kMessage);
         if (bec) {
           http::response<http::string_body> res;
           if (bec == http::error::body_limit) {
@@ -778,12 +769,10 @@ asio::awaitable<bool> Server::Impl::HandleExchange(Stream& stream,
     rpo->header_limit(kUpstreamHeaderLimit);
     rpo->body_limit(limits.max_response_bytes);
     conn->expires_after(milliseconds(up.first_byte_timeout_ms));
-    auto [uwec, uwn] = co_await AsyncWriteHeadAndBody(*conn, uhead, ubody);
-    (void)uwn;
+    auto uwec = co_await WriteHeadAndBody(*conn, uhead, ubody);
     if (!uwec) {
       upstream_written = std::chrono::steady_clock::now();
-      auto [hec, hn] = co_await http::async_read_header(*conn, ubuf, *rpo, kNoThrow);
-      (void)hn;
+      auto hec = co_await ReadHttp(*conn, ubuf, *rpo, ReadUntil::kHeader);
       if (!hec) {
         sent = true;
         break;
@@ -1150,8 +1139,7 @@ asio::awaitable<bool> Server::Impl::HandleExchange(Stream& stream,
   // Whole response.
   if (!rp.is_done()) {
     conn->expires_after(milliseconds(up.idle_timeout_ms));
-    auto [bec, bn] = co_await http::async_read(*conn, ubuf, rp, kNoThrow);
-    (void)bn;
+    auto bec = co_await ReadHttp(*conn, ubuf, rp, ReadUntil::kMessage);
     if (bec) {
       if (bec == http::error::body_limit) {
         upstream_error("too_large");

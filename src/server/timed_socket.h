@@ -18,6 +18,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core/buffers_suffix.hpp>
 #include <boost/beast/core/error.hpp>
 #include <chrono>
 #include <cstddef>
@@ -122,6 +123,35 @@ class TimedSocket {
           socket_.async_write_some(b, Wrap(std::move(handler)));
         },
         token, buffers);
+  }
+
+  // Writes what the socket takes now, without blocking and without the deadline (it cannot
+  // wait): the bytes written, which are fewer than asked when the socket's send buffer
+  // filled. `ec` is set only on a real error (a full buffer is not one).
+  template <class ConstBufferSequence>
+  std::size_t write_some_now(const ConstBufferSequence& buffers, boost::system::error_code& ec) {
+    ec = {};
+    if (timed_out_) {
+      ec = boost::beast::error::timeout;
+      return 0;
+    }
+    if (!socket_.non_blocking()) {
+      socket_.non_blocking(true, ec);
+      if (ec) return 0;
+    }
+    std::size_t total = 0;
+    const std::size_t want = boost::asio::buffer_size(buffers);
+    boost::beast::buffers_suffix<ConstBufferSequence> rest(buffers);
+    while (total < want) {
+      const std::size_t n = socket_.write_some(rest, ec);
+      rest.consume(n);
+      total += n;
+      if (ec) {
+        if (ec == boost::asio::error::would_block || ec == boost::asio::error::try_again) ec = {};
+        break;
+      }
+    }
+    return total;
   }
 
   // Connects to the first endpoint of `endpoints` that accepts, within the deadline.
