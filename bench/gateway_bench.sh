@@ -24,6 +24,10 @@
 #   HALF_ROUNDS [3]: half-load pairs (proxy, mock alone) per proxy; medians are reported
 #   HALF_SECONDS [10]: measured seconds of each half-load run (after a 2 s warm-up)
 #   HALF_CONNS [32]: most connections paced_load opens (the mock runs a thread for each)
+#   QUIET_P99_US [1000]: a half-load pair counts only when its mock-alone run's p99 is at most
+#       this: a machine that cannot serve the bare mock within the 1 ms the target allows
+#       cannot resolve a 1 ms difference either. The target is judged only when most pairs
+#       count; otherwise it is reported as not settled.
 #   HOLD_CONNS [1000]: connections held open for the RSS measurement
 #   RAMPART_CACHE_DIR [build/rule-cache]: compiled rule databases (fast start)
 #
@@ -35,8 +39,9 @@
 # to one tick to every latency, the mock's as much as the proxies'. It runs at real-time
 # priority (chrt -f 10) where it may, so that its ticks are not late behind the mock on the
 # shared core. Its lag behind the schedule (scheduled to sent, which also counts waits for a
-# free connection) is printed as lag_p99_us. "Added p99" is the median over HALF_ROUNDS
-# pairs of (proxy p99 - mock-alone p99), the two runs of a pair back to back.
+# free connection) is printed as lag_p99_us. "Added p99" is the median over the HALF_ROUNDS
+# pairs with a quiet baseline (QUIET_P99_US) of (proxy p99 - mock-alone p99), the two runs of
+# a pair back to back.
 # Around each paced run of rampart, the script also reads rampart_added_latency_seconds (the
 # gateway's own time per exchange, less the upstream's wait) from its admin /metrics and
 # prints the p99 of the samples in between: own_p99_us, interpolated in the bucket as
@@ -63,6 +68,7 @@ ROUNDS=${ROUNDS:-3}
 HALF_ROUNDS=${HALF_ROUNDS:-3}
 HALF_SECONDS=${HALF_SECONDS:-10}
 HALF_CONNS=${HALF_CONNS:-32}
+QUIET_P99_US=${QUIET_P99_US:-1000}
 PACED_LOAD=${PACED_LOAD:-build/bench/paced_load}
 HOLD_CONNS=${HOLD_CONNS:-1000}
 export RAMPART_CACHE_DIR=${RAMPART_CACHE_DIR:-$ROOT/build/rule-cache}
@@ -264,7 +270,7 @@ paced() {  # paced TARGET RATE -> the BENCH line of paced_load at RATE requests/
 PACED_RT=()
 chrt -f 10 true 2>/dev/null && PACED_RT=(chrt -f 10)
 median() { sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
-declare -A HALF_P99 MOCK_P99 ADDED HALF_RPS OWN_P99
+declare -A HALF_P99 MOCK_P99 ADDED HALF_RPS OWN_P99 QUIET
 for t in nginx off on; do
   rate=$(awk -v p="$(field "${PEAK[$t]}" rps)" 'BEGIN {printf "%.0f", p / 2}')
   p99s="" mock_p99s="" diffs="" rpss="" owns=""
@@ -286,15 +292,21 @@ for t in nginx off on; do
       fi
       HALF_ALL[$t]+="$line"$'\n'
     done
-    diffs+="$((pp - mp))"$'\n'
+    # A pair counts only when its baseline was quiet (see QUIET_P99_US above).
+    if ((mp <= QUIET_P99_US)); then
+      diffs+="$((pp - mp))"$'\n'
+      QUIET[$t]=$((${QUIET[$t]:-0} + 1))
+    fi
   done
   HALF_P99[$t]=$(printf %s "$p99s" | median)
   MOCK_P99[$t]=$(printf %s "$mock_p99s" | median)
-  ADDED[$t]=$(printf %s "$diffs" | median)
+  ADDED[$t]=-
+  ((${QUIET[$t]:-0} > 0)) && ADDED[$t]=$(printf %s "$diffs" | median)
   HALF_RPS[$t]=$(printf %s "$rpss" | median)
   OWN_P99[$t]=-
   [[ $t != nginx ]] && OWN_P99[$t]=$(printf %s "$owns" | median)
-  echo "half  $t: p99 $((${HALF_P99[$t]%.*})) us, mock alone $((${MOCK_P99[$t]%.*})) us, added (median of $HALF_ROUNDS pairs) ${ADDED[$t]} us"
+  echo "half  $t: p99 $((${HALF_P99[$t]%.*})) us, mock alone $((${MOCK_P99[$t]%.*})) us," \
+       "added ${ADDED[$t]} us (median of the ${QUIET[$t]:-0} of $HALF_ROUNDS pairs with a quiet baseline)"
 done
 
 # ---- RSS with HOLD_CONNS open connections ------------------------------------------------
@@ -328,13 +340,14 @@ for t in mock nginx off on; do
         "$(awk -v x="$(field "$p" p99_us)" 'BEGIN {print x / 1000}')" "$cpu" - - - - -
     continue
   fi
-  printf '%-6s %10.0f %9.2f %9.2f %13s | %11.0f %9.3f %12.3f %9.3f | %9.1f\n' "$t" "$rps" \
+  added_ms=-
+  [[ ${ADDED[$t]} != - ]] && added_ms=$(awk -v x="${ADDED[$t]}" 'BEGIN {printf "%.3f", x / 1000}')
+  printf '%-6s %10.0f %9.2f %9.2f %13s | %11.0f %9.3f %12.3f %9s | %9.1f\n' "$t" "$rps" \
       "$(awk -v x="$(field "$p" p50_us)" 'BEGIN {print x / 1000}')" \
       "$(awk -v x="$(field "$p" p99_us)" 'BEGIN {print x / 1000}')" "$cpu" \
       "${HALF_RPS[$t]}" "$(awk -v x="${HALF_P99[$t]}" 'BEGIN {print x / 1000}')" \
       "$(awk -v x="${MOCK_P99[$t]}" 'BEGIN {print x / 1000}')" \
-      "$(awk -v x="${ADDED[$t]}" 'BEGIN {print x / 1000}')" \
-      "$(awk -v k="${HOLD_RSS[$t]}" 'BEGIN {print k / 1024}')"
+      "$added_ms" "$(awk -v k="${HOLD_RSS[$t]}" 'BEGIN {print k / 1024}')"
 done
 bad=0
 for t in mock nginx off on; do
@@ -355,8 +368,14 @@ echo
 echo "pipeline off / nginx peak throughput: ${off_ratio}% (target >= 90%: $(verdict "$off_ratio >= 90"))"
 echo "pipeline on  / nginx peak throughput: ${on_ratio}% (target >= 70%: $(verdict "$on_ratio >= 70"))"
 for t in off on; do
-  added=$(awk -v x="${ADDED[$t]}" 'BEGIN {printf "%.3f", x / 1000}')
-  echo "pipeline $t added p99 at half of its peak: ${added} ms, median of $HALF_ROUNDS pairs (target <= 1 ms: $(verdict "$added <= 1"));" \
+  q=${QUIET[$t]:-0}
+  if ((q * 2 > HALF_ROUNDS)); then
+    added=$(awk -v x="${ADDED[$t]}" 'BEGIN {printf "%.3f", x / 1000}')
+    added="${added} ms, median of the $q of $HALF_ROUNDS pairs with a quiet baseline (target <= 1 ms: $(verdict "$added <= 1"))"
+  else
+    added="not settled: $q of $HALF_ROUNDS pairs had a quiet baseline (mock alone p99 <= $QUIET_P99_US us)"
+  fi
+  echo "pipeline $t added p99 at half of its peak: $added;" \
        "the gateway's own p99 there (rampart_added_latency_seconds): ${OWN_P99[$t]} us"
 done
 for t in off on; do
