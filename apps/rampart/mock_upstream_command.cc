@@ -444,7 +444,13 @@ void Serve(tcp::socket s) {
       res.set(http::field::connection, "x-upstream-secret");
       res.set("x-upstream-secret", "upstream-only");
     }
-    http::write(s, res, ec);
+    if (req.method() == http::verb::head) {
+      // A head only, its Content-Length that of the body a GET gets (RFC 9110, 9.3.2).
+      http::response_serializer<http::string_body> sr{res};
+      http::write_header(s, sr, ec);
+    } else {
+      http::write(s, res, ec);
+    }
     if (ec || !req.keep_alive()) return;
   }
 }

@@ -263,16 +263,17 @@ void AppendHead(const http::response<http::string_body>& m, std::string& out) {
   out += "\r\n";
 }
 
-// Writes a whole response within `timeout_ms`. False when the peer is gone or the write timed
-// out.
+// Writes a whole response within `timeout_ms`; with `head_only` (the answer to a HEAD
+// request) its head alone, whose Content-Length still describes the body a GET would get.
+// False when the peer is gone or the write timed out.
 template <class AnyStream>  // Stream, or the admin listener's plain tcp_stream
 asio::awaitable<bool> Write(AnyStream& stream, http::response<http::string_body>& res,
-                            uint64_t timeout_ms) {
+                            uint64_t timeout_ms, bool head_only = false) {
   stream.expires_after(milliseconds(timeout_ms));
   std::string head;
   head.reserve(256);
   AppendHead(res, head);
-  auto ec = co_await WriteHeadAndBody(stream, head, res.body());
+  auto ec = co_await WriteHeadAndBody(stream, head, head_only ? std::string_view() : res.body());
   co_return !ec;
 }
 
@@ -509,6 +510,9 @@ asio::awaitable<bool> Server::Impl::HandleExchange(Stream& stream,
   if (options.sink && !req.body().empty()) rec.request_sha256 = ToHex(Sha256(req.body()));
   c.keep_alive = req.keep_alive();
   const unsigned version = req.version();
+  // A response to HEAD has a head only (RFC 9110, 9.3.2), error answers included: a body
+  // would be read by a keep-alive client as the start of its next response.
+  const bool head_request = req.method() == http::verb::head;
 
   pipeline::Histogram* route_added_latency = nullptr;  // set once the route is known
   // Closes the record: duration, metrics, access log.
@@ -550,7 +554,7 @@ asio::awaitable<bool> Server::Impl::HandleExchange(Stream& stream,
       res = ErrorResponse(c.kind, 503, kAuditUnavailable, "the audit log cannot take records now",
                           rec.request_id, version, false, 1);
     }
-    bool written = co_await Write(stream, res, limits.body_timeout_ms);
+    bool written = co_await Write(stream, res, limits.body_timeout_ms, head_request);
     if (written && c.upstream_wait && route_added_latency != nullptr) {
       const auto own = std::chrono::steady_clock::now() - c.start - *c.upstream_wait;
       route_added_latency->Observe(std::chrono::duration<double>(own).count());
@@ -768,6 +772,8 @@ asio::awaitable<bool> Server::Impl::HandleExchange(Stream& stream,
     rpo.emplace();
     rpo->header_limit(kUpstreamHeaderLimit);
     rpo->body_limit(limits.max_response_bytes);
+    // The upstream's answer to HEAD has no body, whatever its Content-Length says.
+    rpo->skip(head_request);
     conn->expires_after(milliseconds(up.first_byte_timeout_ms));
     auto uwec = co_await WriteHeadAndBody(*conn, uhead, ubody);
     if (!uwec) {
@@ -806,7 +812,7 @@ asio::awaitable<bool> Server::Impl::HandleExchange(Stream& stream,
   std::string ctype(ures_head[http::field::content_type]);
   bool is_sse = ctype.rfind("text/event-stream", 0) == 0;
 
-  if (is_sse && ustatus == 200 && c.kind == config::RouteKind::kOpenAi) {
+  if (is_sse && ustatus == 200 && c.kind == config::RouteKind::kOpenAi && !head_request) {
     // Streaming: headers now, then each event inspected as it passes.
     rec.streamed = true;
     http::response<http::empty_body> res{http::status::ok, version};
@@ -1158,10 +1164,18 @@ asio::awaitable<bool> Server::Impl::HandleExchange(Stream& stream,
   auto ures = rp.release();
   if (ures.keep_alive()) w.pool.Give(pool_key, std::move(conn), up.max_idle_connections);
 
-  if (c.kind == config::RouteKind::kPassthrough) {
+  // An answer to HEAD has no body to inspect: its head is passed on as passthrough's is.
+  if (c.kind == config::RouteKind::kPassthrough || head_request) {
     auto res =
         MakeResponse(ures.result(), version, ctype.empty() ? "application/octet-stream" : ctype,
                      std::move(ures.body()), rec.request_id, c.keep_alive);
+    if (head_request) {
+      // The length of the body a GET would get, as the upstream stated it.
+      res.erase(http::field::content_length);
+      if (auto cl = ures.find(http::field::content_length); cl != ures.end()) {
+        res.set(http::field::content_length, cl->value());
+      }
+    }
     co_return co_await finish(res);
   }
   if (!has_stages && !record_payloads) {

@@ -73,6 +73,12 @@ routes:
     upstream: mock
     stages:
       - {type: schema, config: {schema: {type: object, required: [model]}}}
+  - name: files
+    kind: passthrough
+    path: /files
+    upstream: mock
+    stages:
+      - {type: auth}
   - name: kserve
     kind: json
     path: /v2
@@ -428,6 +434,44 @@ TEST_F(GatewayTest, KeepAliveServesSeveralRequestsOnOneConnection) {
     auto r = ParseResponse(c.ReadResponse());
     EXPECT_EQ(r.status, 200) << i;
   }
+}
+
+TEST_F(GatewayTest, AnswersToHeadHaveNoBodyAndTheConnectionStaysInStep) {
+  const std::string get_body = Http(port_, "GET", "/files/v1/models", "", Key("key-alice")).body;
+  ASSERT_FALSE(get_body.empty());
+  Conn c(port_);
+  auto head = [&](const std::string& target, const std::string& key) {
+    return "HEAD " + target + " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + key + "\r\n\r\n";
+  };
+  // Passthrough: the upstream's head, with the length of the body a GET gets, and no body.
+  // (The mock, like any server, sends no body to HEAD: a gateway waiting for one would
+  // answer 504 after the upstream idle timeout.)
+  const auto t0 = std::chrono::steady_clock::now();
+  ASSERT_TRUE(c.Send(head("/files/v1/models", "key-alice")));
+  std::string h = c.ReadHead();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(1000));
+  EXPECT_EQ(h.rfind("HTTP/1.1 200", 0), 0u) << h;
+  EXPECT_NE(Conn::Lower(h).find("content-length: " + std::to_string(get_body.size())),
+            std::string::npos)
+      << h;
+  EXPECT_FALSE(c.WaitReadable(200)) << "bytes after the head of a HEAD answer";
+  // An error answer to HEAD has no body either.
+  ASSERT_TRUE(c.Send(head("/files/v1/models", "wrong-key")));
+  h = c.ReadHead();
+  EXPECT_EQ(h.rfind("HTTP/1.1 401", 0), 0u) << h;
+  EXPECT_FALSE(c.WaitReadable(200)) << "bytes after the head of a HEAD answer";
+  // An openai route passes the head on without inspecting a body it does not have.
+  ASSERT_TRUE(c.Send(head("/v1/models", "key-alice")));
+  h = c.ReadHead();
+  EXPECT_EQ(h.rfind("HTTP/1.1 200", 0), 0u) << h;
+  EXPECT_FALSE(c.WaitReadable(200)) << "bytes after the head of a HEAD answer";
+  // The next request on the connection gets its own answer.
+  ASSERT_TRUE(
+      c.Send("GET /files/v1/models HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+             "key-alice\r\n\r\n"));
+  auto r = ParseResponse(c.ReadResponse());
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, get_body);
 }
 
 TEST_F(GatewayTest, AdminApi) {

@@ -158,6 +158,17 @@ class Conn {
     }
     return out;
   }
+  // Reads one response head, through its blank line, and nothing after it (the answer to a
+  // HEAD request has no body whatever its Content-Length says).
+  std::string ReadHead() {
+    std::string out;
+    char ch;
+    while (out.size() < 65536 && out.find("\r\n\r\n") == std::string::npos) {
+      if (::recv(fd_, &ch, 1, 0) != 1) break;
+      out += ch;
+    }
+    return out;
+  }
   // Reads one HTTP/1.1 response (Content-Length or chunked); returns the raw bytes.
   std::string ReadResponse() {
     std::string out;
