@@ -363,6 +363,12 @@ asio::awaitable<void> Server::Impl::Session(tcp::socket socket, Worker& w) {
         auto [wec, wn] = co_await stream.async_read_some(buffer.prepare(4096), kNoThrow);
         if (wec || draining.load()) co_return;
         buffer.commit(wn);
+      } else if (!first) {
+        // The next request is already buffered (pipelined). Reading and answering it may
+        // complete without waiting on the socket (ReadHttp, WriteHeadAndBody), so yield to
+        // the worker's other connections first: a client that pipelines many requests the
+        // gateway answers itself (401s, 404s) gets one turn per request, not the thread.
+        co_await asio::post(stream.get_executor(), asio::use_awaitable);
       }
       // A passed deadline cancels the read but leaves the socket open (see TimedSocket), so
       // a slow client still gets its 408.

@@ -436,6 +436,28 @@ TEST_F(GatewayTest, KeepAliveServesSeveralRequestsOnOneConnection) {
   }
 }
 
+TEST_F(GatewayTest, PipelinedRequestsAreAnsweredInOrder) {
+  Conn c(port_);
+  std::string body = Chat("pipelined");
+  auto post = [&](const std::string& target, const std::string& key) {
+    return "POST " + target + " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + key +
+           "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+           "\r\n\r\n" + body;
+  };
+  // One write: a refused request, a forwarded one, an unrouted one, and a forwarded one.
+  ASSERT_TRUE(c.Send(post("/v1/chat/completions", "wrong-key") +
+                     post("/v1/chat/completions", "key-alice") + post("/nowhere", "key-alice") +
+                     post("/v1/chat/completions", "key-alice")));
+  const int want[] = {401, 200, 404, 200};
+  for (int i = 0; i < 4; ++i) {
+    auto r = ParseResponse(c.ReadResponse());
+    EXPECT_EQ(r.status, want[i]) << i << ": " << r.raw;
+    if (want[i] == 200) {
+      EXPECT_NE(r.body.find("You said: pipelined"), std::string::npos) << r.body;
+    }
+  }
+}
+
 TEST_F(GatewayTest, AnswersToHeadHaveNoBodyAndTheConnectionStaysInStep) {
   const std::string get_body = Http(port_, "GET", "/files/v1/models", "", Key("key-alice")).body;
   ASSERT_FALSE(get_body.empty());

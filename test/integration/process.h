@@ -149,7 +149,8 @@ class Conn {
   }
   // Reads until the peer closes, the timeout hits or `max` bytes.
   std::string ReadAll(size_t max = 1 << 24) {
-    std::string out;
+    std::string out = std::move(pending_);
+    pending_.clear();
     char tmp[8192];
     while (out.size() < max) {
       ssize_t n = ::recv(fd_, tmp, sizeof tmp, 0);
@@ -164,25 +165,38 @@ class Conn {
     std::string out;
     char ch;
     while (out.size() < 65536 && out.find("\r\n\r\n") == std::string::npos) {
-      if (::recv(fd_, &ch, 1, 0) != 1) break;
+      if (!pending_.empty()) {
+        ch = pending_.front();
+        pending_.erase(0, 1);
+      } else if (::recv(fd_, &ch, 1, 0) != 1) {
+        break;
+      }
       out += ch;
     }
     return out;
   }
-  // Reads one HTTP/1.1 response (Content-Length or chunked); returns the raw bytes.
+  // Reads one HTTP/1.1 response (Content-Length or chunked); returns the raw bytes. Bytes
+  // after it (a pipelined next response) are kept for the next read.
   std::string ReadResponse() {
-    std::string out;
+    std::string out = std::move(pending_);
+    pending_.clear();
     char tmp[8192];
     for (;;) {
       size_t head_end = out.find("\r\n\r\n");
       if (head_end != std::string::npos) {
         std::string head = Lower(out.substr(0, head_end));
         size_t cl = head.find("content-length: ");
+        size_t end = std::string::npos;
         if (cl != std::string::npos) {
           size_t len = std::stoul(head.substr(cl + 16));
-          if (out.size() >= head_end + 4 + len) return out.substr(0, head_end + 4 + len);
+          if (out.size() >= head_end + 4 + len) end = head_end + 4 + len;
         } else if (head.find("transfer-encoding: chunked") != std::string::npos) {
-          if (out.find("\r\n0\r\n\r\n", head_end) != std::string::npos) return out;
+          size_t last = out.find("\r\n0\r\n\r\n", head_end);
+          if (last != std::string::npos) end = last + 7;
+        }
+        if (end != std::string::npos) {
+          pending_ = out.substr(end);
+          return out.substr(0, end);
         }
       }
       ssize_t n = ::recv(fd_, tmp, sizeof tmp, 0);
@@ -207,6 +221,7 @@ class Conn {
  private:
   int fd_ = -1;
   bool ok_ = false;
+  std::string pending_;  // bytes read past the last response returned
 };
 
 struct Response {
