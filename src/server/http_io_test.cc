@@ -109,30 +109,26 @@ TEST(ReadHttpTest, PipelinedBytesStayInTheBufferForTheNextMessage) {
   EXPECT_EQ(buf.size(), 0u);
 }
 
+// Sends `bytes` on a fresh connection (then closes its sending side when `then_close`) and
+// reads one request from it with `p` into `buf`.
+boost::system::error_code ReadSent(const std::string& bytes, bool then_close,
+                                   http::request_parser<http::string_body>& p, ReadUntil until,
+                                   beast::flat_buffer buf = beast::flat_buffer()) {
+  Conn c;
+  if (!bytes.empty()) c.Send(bytes);
+  if (then_close) c.peer.shutdown(tcp::socket::shutdown_send);
+  return c.Run(Read(*c.ours, buf, p, until));
+}
+
 TEST(ReadHttpTest, CloseBeforeAnyByteIsEndOfStreamAndMidHeadIsPartial) {
-  {
-    Conn c;
-    c.peer.close();
-    beast::flat_buffer buf;
-    http::request_parser<http::string_body> p;
-    EXPECT_EQ(c.Run(Read(*c.ours, buf, p, ReadUntil::kHeader)), http::error::end_of_stream);
-  }
-  {
-    Conn c;
-    c.Send("POST /v1 HTTP/1.1\r\nHost:");
-    c.peer.shutdown(tcp::socket::shutdown_send);
-    beast::flat_buffer buf;
-    http::request_parser<http::string_body> p;
-    EXPECT_EQ(c.Run(Read(*c.ours, buf, p, ReadUntil::kHeader)), http::error::partial_message);
-  }
-  {
-    Conn c;  // a body cut short by the close
-    c.Send("POST /v1 HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc");
-    c.peer.shutdown(tcp::socket::shutdown_send);
-    beast::flat_buffer buf;
-    http::request_parser<http::string_body> p;
-    EXPECT_EQ(c.Run(Read(*c.ours, buf, p, ReadUntil::kMessage)), http::error::partial_message);
-  }
+  http::request_parser<http::string_body> p1, p2, p3;
+  EXPECT_EQ(ReadSent("", true, p1, ReadUntil::kHeader), http::error::end_of_stream);
+  EXPECT_EQ(ReadSent("POST /v1 HTTP/1.1\r\nHost:", true, p2, ReadUntil::kHeader),
+            http::error::partial_message);
+  // A body cut short by the close.
+  EXPECT_EQ(
+      ReadSent("POST /v1 HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc", true, p3, ReadUntil::kMessage),
+      http::error::partial_message);
 }
 
 TEST(ReadHttpTest, AResponseBodyEndedByTheCloseIsComplete) {
@@ -148,38 +144,22 @@ TEST(ReadHttpTest, AResponseBodyEndedByTheCloseIsComplete) {
 }
 
 TEST(ReadHttpTest, LimitsAndMalformedInputAreTheParsersErrors) {
-  {
-    Conn c;
-    c.Send("POST /v1 HTTP/1.1\r\nX: " + std::string(2000, 'a') + "\r\n\r\n");
-    beast::flat_buffer buf;
-    http::request_parser<http::string_body> p;
-    p.header_limit(1024);
-    EXPECT_EQ(c.Run(Read(*c.ours, buf, p, ReadUntil::kHeader)), http::error::header_limit);
-  }
-  {
-    Conn c;
-    c.Send("POST /v1 HTTP/1.1\r\nContent-Length: 100\r\n\r\n");
-    beast::flat_buffer buf;
-    http::request_parser<http::string_body> p;
-    p.body_limit(10);
-    EXPECT_EQ(c.Run(Read(*c.ours, buf, p, ReadUntil::kMessage)), http::error::body_limit);
-  }
-  {
-    Conn c;
-    c.Send("NOT HTTP AT ALL\r\n\r\n");
-    beast::flat_buffer buf;
-    http::request_parser<http::string_body> p;
-    auto ec = c.Run(Read(*c.ours, buf, p, ReadUntil::kHeader));
-    EXPECT_TRUE(ec);
-    EXPECT_NE(ec, http::error::need_more);
-  }
-  {
-    Conn c;  // a full buffer before the head ends
-    c.Send("POST /v1 HTTP/1.1\r\nX: " + std::string(4000, 'a') + "\r\n\r\n");
-    beast::flat_buffer buf(256);
-    http::request_parser<http::string_body> p;
-    EXPECT_EQ(c.Run(Read(*c.ours, buf, p, ReadUntil::kHeader)), http::error::buffer_overflow);
-  }
+  http::request_parser<http::string_body> big_head, big_body, garbage, overflow;
+  big_head.header_limit(1024);
+  EXPECT_EQ(ReadSent("POST /v1 HTTP/1.1\r\nX: " + std::string(2000, 'a') + "\r\n\r\n", false,
+                     big_head, ReadUntil::kHeader),
+            http::error::header_limit);
+  big_body.body_limit(10);
+  EXPECT_EQ(ReadSent("POST /v1 HTTP/1.1\r\nContent-Length: 100\r\n\r\n", false, big_body,
+                     ReadUntil::kMessage),
+            http::error::body_limit);
+  auto ec = ReadSent("NOT HTTP AT ALL\r\n\r\n", false, garbage, ReadUntil::kHeader);
+  EXPECT_TRUE(ec);
+  EXPECT_NE(ec, http::error::need_more);
+  // A full buffer before the head ends.
+  EXPECT_EQ(ReadSent("POST /v1 HTTP/1.1\r\nX: " + std::string(4000, 'a') + "\r\n\r\n", false,
+                     overflow, ReadUntil::kHeader, beast::flat_buffer(256)),
+            http::error::buffer_overflow);
 }
 
 TEST(ReadHttpTest, ASilentPeerTimesOutAtTheDeadline) {
