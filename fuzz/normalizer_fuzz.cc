@@ -20,16 +20,28 @@ void Check(bool ok, const char* what) {
 void CheckOutput(std::string_view input, const rampart::text::NormalizedText& n) {
   using rampart::text::FirstInvalidUtf8;
   const size_t size = n.text.size();
-  Check(n.orig_begin.size() == size && n.orig_end.size() == size, "map sizes equal text size");
+  if (n.mapped) {
+    Check(n.orig_begin.size() == size && n.orig_end.size() == size, "map sizes equal text size");
+  } else {
+    // The identity map is claimed only for text that is the input, byte for byte (vertical
+    // tab and form feed become spaces in place).
+    Check(n.orig_begin.empty() && n.orig_end.empty(), "no map entries for the identity");
+    Check(size == input.size(), "identity map: same size as the input");
+    for (size_t i = 0; i < size; ++i) {
+      const bool blank = input[i] == '\v' || input[i] == '\f';
+      Check(n.text[i] == (blank ? ' ' : input[i]), "identity map: the input's bytes");
+    }
+  }
   // NFKC expands a code point to at most 18 (about 11x in UTF-8 bytes).
   Check(size <= 12 * input.size(), "output bounded by a small multiple of the input");
   Check(FirstInvalidUtf8(n.text) == size, "output is valid UTF-8");
-  for (size_t i = 0; i < size; ++i) {
-    Check(n.orig_begin[i] < n.orig_end[i], "byte span non-empty");
-    Check(n.orig_end[i] <= input.size(), "byte span within input");
+  for (uint32_t i = 0; i < size; ++i) {
+    const rampart::Span s = n.OriginalOf(i);
+    Check(s.begin < s.end, "byte span non-empty");
+    Check(s.end <= input.size(), "byte span within input");
     if (i > 0) {
-      Check(n.orig_begin[i - 1] <= n.orig_begin[i], "begins monotonic");
-      Check(n.orig_end[i - 1] <= n.orig_end[i], "ends monotonic");
+      Check(n.OriginalOf(i - 1).begin <= s.begin, "begins monotonic");
+      Check(n.OriginalOf(i - 1).end <= s.end, "ends monotonic");
     }
   }
   if (size > 0) {

@@ -81,7 +81,7 @@ void FindTextAnomalies(std::string_view original, const text::NormalizedText& n,
       size_t j = i;
       bool has_ascii = false, has_mapped = false;
       while (j < t.size() && IsAsciiAlpha(t[j])) {
-        uint32_t ob = n.orig_begin[j], oe = n.orig_end[j];
+        const auto [ob, oe] = n.OriginalOf(static_cast<uint32_t>(j));
         if (oe - ob == 1 && static_cast<unsigned char>(original[ob]) < 0x80) {
           has_ascii = true;
         } else {

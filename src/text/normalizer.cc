@@ -333,6 +333,8 @@ void CapWhiteSpaceRuns(NormalizedText& out) {
     } else if (const void* cr = std::memchr(&t[mid_begin], '\r', mid_end - mid_begin)) {
       keep = static_cast<size_t>(static_cast<const char*>(cr) - t.data());
     }
+    // The text no longer maps byte for byte onto the original.
+    if (!out.mapped) out.MaterializeMap(n);
     move(read, mid_begin);
     t[write] = t[keep];
     out.orig_begin[write] = out.orig_begin[mid_begin];
@@ -396,6 +398,7 @@ class Pass {
       : options_(options), nfkc_(nfkc), table_(table), inert_(InertTable::Get()), out_(out) {}
 
   absl::Status Run(std::string_view input) {
+    input_size_ = input.size();
     max_output_ = kMaxExpansion * input.size() + kExpansionSlack;
     const char* p = input.data();
     const size_t n = input.size();
@@ -514,6 +517,9 @@ class Pass {
     const size_t m = to - from;
     std::string& text = out_.text;
     const size_t old = text.size();
+    // Bytes copied to where they were keep the identity map, and need no map entries.
+    const bool identity = !out_.mapped && old == from;
+    if (!out_.mapped && !identity) out_.MaterializeMap(input_size_);
     text.resize(old + m);
     char* t = text.data() + old;
     const char* src = p + from;
@@ -523,6 +529,7 @@ class Pass {
       const char c = src[k];
       t[k] = (c == '\v' || c == '\f') ? ' ' : c;
     }
+    if (identity) return;
     out_.orig_begin.resize(old + m);
     out_.orig_end.resize(old + m);
     uint32_t* ob = out_.orig_begin.data() + old;
@@ -535,6 +542,13 @@ class Pass {
   }
 
   void EmitByte(char c, uint32_t b, uint32_t e) {
+    if (!out_.mapped) {
+      if (b == out_.text.size() && e == b + 1) {
+        out_.text.push_back(c);
+        return;
+      }
+      out_.MaterializeMap(input_size_);
+    }
     out_.text.push_back(c);
     out_.orig_begin.push_back(b);
     out_.orig_end.push_back(e);
@@ -577,6 +591,7 @@ class Pass {
   const ConfusableTable* table_;
   const InertTable& inert_;
   NormalizedText& out_;
+  size_t input_size_ = 0;
   size_t max_output_ = 0;
 
   UChar seg_[kMaxSegment];
@@ -609,6 +624,7 @@ void NormalizedText::Clear() {
   text.clear();
   orig_begin.clear();
   orig_end.clear();
+  mapped = false;
   hidden.clear();
   tag_payload.clear();
   tag_payload_span = Span{};
@@ -622,10 +638,24 @@ Span NormalizedText::ToOriginal(uint32_t begin, uint32_t end) const {
   if (end > size) end = size;
   if (begin >= end) {
     if (size == 0) return Span{};
-    const uint32_t at = begin < size ? orig_begin[begin] : orig_end[size - 1];
+    const uint32_t at = begin < size ? OriginalOf(begin).begin : OriginalOf(size - 1).end;
     return Span{at, at};
   }
-  return Span{orig_begin[begin], orig_end[end - 1]};
+  return Span{OriginalOf(begin).begin, OriginalOf(end - 1).end};
+}
+
+void NormalizedText::MaterializeMap(size_t capacity_hint) {
+  if (mapped) return;
+  const size_t n = text.size();
+  orig_begin.reserve(std::max(capacity_hint, n));
+  orig_end.reserve(std::max(capacity_hint, n));
+  orig_begin.resize(n);
+  orig_end.resize(n);
+  for (size_t i = 0; i < n; ++i) {
+    orig_begin[i] = static_cast<uint32_t>(i);
+    orig_end[i] = static_cast<uint32_t>(i + 1);
+  }
+  mapped = true;
 }
 
 Normalizer::Normalizer(NormalizerOptions options) : options_(options) {
@@ -652,8 +682,6 @@ absl::Status Normalizer::Normalize(std::string_view input, NormalizedText& out) 
     if (!table->ok()) return absl::InternalError("ICU confusable data is unavailable");
   }
   out.text.reserve(input.size());
-  out.orig_begin.reserve(input.size());
-  out.orig_end.reserve(input.size());
   Pass pass(options_, nfkc, table, out);
   absl::Status status = pass.Run(input);
   if (!status.ok()) {

@@ -66,10 +66,14 @@ struct NormalizerOptions {
 // capacity, so steady-state scanning does not allocate.
 struct NormalizedText {
   std::string text;
-  // For normalized byte i, the original span it came from is [orig_begin[i], orig_end[i]).
-  // Both have text.size() entries.
+  // The way back to the original: normalized byte i came from original bytes
+  // [orig_begin[i], orig_end[i]). While `mapped` is false the map is the identity (byte i came
+  // from original byte i alone: ASCII text without long white-space runs, the common case)
+  // and both vectors are empty, so such text costs no map; once a byte maps elsewhere, both
+  // have text.size() entries. Read it through OriginalOf() and ToOriginal().
   std::vector<uint32_t> orig_begin;
   std::vector<uint32_t> orig_end;
+  bool mapped = false;
   std::vector<HiddenRun> hidden;
   // ASCII decoded from tag characters, and the original span covering them.
   std::string tag_payload;
@@ -78,6 +82,13 @@ struct NormalizedText {
   uint32_t invalid_utf8_sequences = 0;
 
   void Clear();
+  // Original span of normalized byte i. REQUIRES: i < text.size().
+  Span OriginalOf(uint32_t i) const {
+    return mapped ? Span{orig_begin[i], orig_end[i]} : Span{i, i + 1};
+  }
+  // Fills the maps with the identity for the bytes so far and sets `mapped`: called before
+  // the first byte that does not map to itself. `capacity_hint` is reserved for the maps.
+  void MaterializeMap(size_t capacity_hint);
   // Original span for normalized bytes [begin, end). REQUIRES: begin < end <= text.size().
   Span ToOriginal(uint32_t begin, uint32_t end) const;
 };
