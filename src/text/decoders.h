@@ -64,8 +64,8 @@ bool LooksLikeText(std::string_view s);
 namespace internal {
 
 // The statistics behind the rot13 decision, exposed for tests and fuzzing: the words in the
-// first 16 KiB of `text` (runs of ASCII letters, at most 12 long) and how many of them are
-// common English words once each letter is rotated by 13 (`rotated`) or as written.
+// first 16 KiB of `text` (runs of ASCII letters) and how many of them are common English
+// words once each letter is rotated by 13 (`rotated`) or as written.
 struct EnglishWordCount {
   uint32_t words = 0;
   uint32_t hits = 0;

@@ -370,13 +370,16 @@ TEST(FindEncodedRuns, CutsRot13AtCharacterBoundaryWithinBudget) {
 
 TEST(EnglishWordCount, CountsKnownWords) {
   // "gur" and "naq" are "the" and "and" rotated; "instructions" is the longest listed word;
-  // "abcdefghijklm" (13 letters) is too long to be a word; "a" is a word but never listed.
+  // "abcdefghijklm" (13 letters) is a word longer than any listed; "a" is a word but never
+  // listed.
   const auto plain = internal::CountEnglishWords("The cat and a dog: instructions!", false);
   EXPECT_EQ(plain.words, 6u);
   EXPECT_EQ(plain.hits, 3u);
   const auto rotated = internal::CountEnglishWords("gur naq GUR abcdefghijklm x", true);
-  EXPECT_EQ(rotated.words, 4u);
+  EXPECT_EQ(rotated.words, 5u);
   EXPECT_EQ(rotated.hits, 3u);
+  // A listed word inside a longer run of letters is no hit: "gurgur", "vafgehpgvbafk".
+  EXPECT_EQ(internal::CountEnglishWords("gurgur vafgehpgvbafk", true).hits, 0u);
 }
 
 TEST(EnglishWordCount, FastCountMatchesThePlainDefinition) {
