@@ -56,6 +56,9 @@ constexpr const char* kAuditUnavailable = "audit.unavailable";
 constexpr size_t kMaxStreamChoices = 16;
 constexpr uint64_t kAdminTimeoutMs = 5'000;
 constexpr size_t kUpstreamHeaderLimit = 64 * 1024;
+// Bytes the first read of an upstream response may take (later reads grow as Beast's
+// read_size allows, up to 64 KiB).
+constexpr size_t kUpstreamReadBytes = 16 * 1024;
 
 int64_t NowUnixMs() {
   return std::chrono::duration_cast<milliseconds>(
@@ -716,7 +719,10 @@ asio::awaitable<bool> Server::Impl::HandleExchange(Stream& stream,
   };
 
   std::unique_ptr<Stream> conn;
+  // Room for a whole typical response up front: an empty flat_buffer reads 512 bytes first,
+  // so a response of a few hundred bytes more took two reads and a pass of the event loop.
   beast::flat_buffer ubuf;
+  ubuf.reserve(kUpstreamReadBytes);
   std::optional<http::response_parser<http::string_body>> rpo;
   bool sent = false;
   std::chrono::steady_clock::time_point upstream_written;
