@@ -1,7 +1,10 @@
 #include "server/request_body.h"
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <boost/json/basic_parser_impl.hpp>
+#include <string>
+#include <vector>
 
 #include "common/strings.h"
 
@@ -30,6 +33,69 @@ bool Parse(std::string_view body, uint64_t max_depth, json::value* out, json::er
   if (*ec) return false;
   AdoptJson(out, p.release());
   return true;
+}
+
+// A key as upstreams that match keys without regard to case see it: ASCII letters in lower
+// case, and the two non-ASCII letters that Go's case folding (encoding/json) turns into
+// ASCII ones, U+017F (long s) and U+212A (Kelvin sign). Other bytes are kept.
+std::string FoldKey(std::string_view key) {
+  std::string out;
+  out.reserve(key.size());
+  for (size_t i = 0; i < key.size(); ++i) {
+    const char c = key[i];
+    if (c >= 'A' && c <= 'Z') {
+      out.push_back(static_cast<char>(c - 'A' + 'a'));
+    } else if (key.substr(i, 2) == "\xC5\xBF") {
+      out.push_back('s');
+      i += 1;
+    } else if (key.substr(i, 3) == "\xE2\x84\xAA") {
+      out.push_back('k');
+      i += 2;
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+// Whether FoldKey could change `key`.
+bool MayFold(std::string_view key) {
+  for (char c : key) {
+    if ((c >= 'A' && c <= 'Z') || static_cast<unsigned char>(c) >= 0x80) return true;
+  }
+  return false;
+}
+
+// True when some object in `root` has two keys that are equal once folded. The parser has
+// already merged exact duplicates (the last one wins, and only it is sent on), but
+// {"messages": [...], "MESSAGES": [...]} keeps both: the stages inspect "messages", while
+// an upstream in Go (Ollama, LocalAI) fills its messages field from whichever key comes
+// last. Keys that are all lower-case ASCII cannot collide, so most objects cost one look at
+// each key.
+bool HasCaseVariantKeys(const json::value& root) {
+  std::vector<const json::value*> pending{&root};
+  std::vector<std::string> folded;
+  while (!pending.empty()) {
+    const json::value* v = pending.back();
+    pending.pop_back();
+    if (const json::array* a = v->if_array()) {
+      for (const json::value& e : *a) pending.push_back(&e);
+      continue;
+    }
+    const json::object* o = v->if_object();
+    if (o == nullptr) continue;
+    bool may_fold = false;
+    for (const json::key_value_pair& kv : *o) {
+      may_fold = may_fold || MayFold(kv.key());
+      if (kv.value().is_structured()) pending.push_back(&kv.value());
+    }
+    if (!may_fold || o->size() < 2) continue;
+    folded.clear();
+    for (const json::key_value_pair& kv : *o) folded.push_back(FoldKey(kv.key()));
+    std::sort(folded.begin(), folded.end());
+    if (std::adjacent_find(folded.begin(), folded.end()) != folded.end()) return true;
+  }
+  return false;
 }
 
 // A basic_parser handler that keeps nothing: the parser alone checks syntax, UTF-8 and depth.
@@ -95,6 +161,10 @@ BodyError ParseRequestBody(std::string_view body, config::RouteKind kind,
   }
   if (!out->json.is_object()) {
     return Error(400, "request.invalid_json", "the request body must be a JSON object");
+  }
+  if (HasCaseVariantKeys(out->json)) {
+    return Error(400, "request.ambiguous_keys",
+                 "an object in the request has two keys that differ only in letter case");
   }
   if (kind != config::RouteKind::kOpenAi) return {};
   const auto& obj = out->json.get_object();

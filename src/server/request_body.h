@@ -36,8 +36,11 @@ inline void AdoptJson(boost::json::value* dst, boost::json::value&& v) noexcept 
 }
 
 // Parses `body` for a route of `kind`: valid UTF-8 JSON, an object, nesting at most
-// limits.max_json_depth, and for openai routes "messages" (when present) an array of at most
-// limits.max_messages, "model" a string, "stream" a boolean.
+// limits.max_json_depth, no object with two keys that differ only in letter case
+// (request.ambiguous_keys: an upstream that matches keys without regard to case, as Go's
+// encoding/json does, could read the one the stages did not inspect), and for openai routes
+// "messages" (when present) an array of at most limits.max_messages, "model" a string,
+// "stream" a boolean.
 BodyError ParseRequestBody(std::string_view body, config::RouteKind kind,
                            const config::Limits& limits, ParsedBody* out);
 

@@ -48,6 +48,41 @@ TEST(RequestBodyTest, RejectsNonObjectAndWrongTypes) {
   EXPECT_EQ(Parse(R"({"stream":"yes"})").reason, "request.invalid_field");
 }
 
+TEST(RequestBodyTest, RejectsKeysThatDifferOnlyInCase) {
+  // An upstream in Go fills its "messages" field from both keys, the last one winning; the
+  // stages would inspect only "messages".
+  const auto e = Parse(R"({"messages":[{"role":"user","content":"hi"}],"MESSAGES":[]})");
+  EXPECT_EQ(e.status, 400);
+  EXPECT_EQ(e.reason, "request.ambiguous_keys");
+  EXPECT_EQ(e.message.find("MESSAGES"), std::string::npos);  // never echoes the request
+  // At any depth, and for the non-ASCII letters Go folds to ASCII ones: U+017F (long s) in
+  // "me\u017f\u017fages", U+212A (Kelvin sign) in "\u212aey".
+  EXPECT_EQ(Parse(R"({"messages":[{"role":"user","content":"a","Content":"b"}]})").reason,
+            "request.ambiguous_keys");
+  EXPECT_EQ(Parse("{\"messages\":[],\"me\xC5\xBF\xC5\xBF"
+                  "ages\":[]}")
+                .reason,
+            "request.ambiguous_keys");
+  EXPECT_EQ(Parse("{\"a\":{\"key\":1,\"\xE2\x84\xAA"
+                  "ey\":2}}")
+                .reason,
+            "request.ambiguous_keys");
+  EXPECT_EQ(Parse(R"({"model":"m","Model":"n"})", config::Limits{}).reason,
+            "request.ambiguous_keys");
+  // Not ambiguous: one key per object in any case, the same key in different objects, and
+  // exact duplicates, which the parser merges (the last wins and only it is sent on).
+  EXPECT_TRUE(Parse(R"({"Model":"m","messages":[{"Role":"user","content":"hi"}]})").ok());
+  EXPECT_TRUE(Parse(R"({"a":{"a":1},"b":[{"a":2},{"A":3}]})").ok());
+  EXPECT_TRUE(Parse(R"({"x":1,"x":2})").ok());
+  EXPECT_TRUE(Parse("{\"\xC3\xA9\":1,\"\xC3\x89\":2}").ok());  // é and É: no ASCII name
+  // The json route kind checks it too.
+  ParsedBody out;
+  EXPECT_EQ(ParseRequestBody(R"({"inputs":[{"data":"x","DATA":"y"}]})", config::RouteKind::kJson,
+                             config::Limits{}, &out)
+                .reason,
+            "request.ambiguous_keys");
+}
+
 TEST(RequestBodyTest, OversizedBody) {
   config::Limits l;
   l.max_body_bytes = 4;
